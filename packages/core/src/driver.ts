@@ -1,0 +1,78 @@
+import type { ErrorReason } from './error-reason.js';
+
+/** Options every driver operation receives. The signal is always present: honour it promptly. */
+export interface DriverCallOptions {
+  /** Aborted when the caller gave up (acquire deadline, abort, pool close). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A secret-free identity of the database a driver talks to, keyed by OpenTelemetry semantic
+ * convention names so it can be attached to metrics and log lines as is. Never include
+ * passwords, tokens or full connection strings.
+ */
+export interface DriverDescription {
+  /** e.g. `postgresql` (OpenTelemetry `db.system.name`). */
+  readonly 'db.system.name': string;
+  /** Host name or socket path. */
+  readonly 'server.address'?: string;
+  readonly 'server.port'?: number;
+  /** Database name. */
+  readonly 'db.namespace'?: string;
+}
+
+/**
+ * The contract between the pool and a database client library, version `v1`.
+ *
+ * An adapter is deliberately dumb: it opens, checks and closes one physical connection at a
+ * time and sorts errors into {@link ErrorReason}s. Everything stateful (retries, backoff,
+ * deadlines, close-twice safety, accounting) lives in the pool, so a contributor writes only
+ * what is specific to their database. See `docs/adding-a-driver.md`, and run
+ * `runDriverConformance()` from `@enhanced-pool/testing` against a real server.
+ *
+ * @typeParam TConnection - what `lease.connection` is: the client library's own connection
+ * object, so users keep the API they know.
+ */
+export interface Driver<TConnection> {
+  /** Lets the pool refuse an adapter written against a future contract. */
+  readonly specificationVersion: 'v1';
+  /** Short, stable name used in metrics labels and error messages (e.g. `pg`). */
+  readonly name: string;
+
+  /**
+   * Opens a new physical connection. Must reject promptly (with `signal.reason` or an error
+   * the adapter classifies) once `signal` aborts, and must not leave a half-open socket behind.
+   */
+  connect(options: DriverCallOptions): Promise<TConnection>;
+
+  /**
+   * A cheap round trip proving the connection can serve (e.g. `SELECT 1`). Rejects if it can't;
+   * must settle once `signal` aborts. The pool bounds it with its own deadline too.
+   */
+  validate(connection: TConnection, options: DriverCallOptions): Promise<void>;
+
+  /**
+   * Brings a returned connection back to a clean state (e.g. roll back an open transaction).
+   * Rejecting tells the pool to discard the connection. Optional: omit when nothing can leak
+   * between borrowers.
+   */
+  reset?(connection: TConnection, options: DriverCallOptions): Promise<void>;
+
+  /**
+   * A synchronous look at what the client already knows (socket closed, error event seen),
+   * so the pool can skip a dead connection without a round trip. No I/O; must be cheap.
+   */
+  isBroken?(connection: TConnection): boolean;
+
+  /** Closes the physical connection. Idempotent, and never rejects for an already-dead one. */
+  close(connection: TConnection): Promise<void>;
+
+  /** Sorts any error this driver's client can produce into the closed set of reasons. */
+  classifyError(error: unknown): ErrorReason;
+
+  /** Secret-free identity for metrics attributes and log lines. */
+  describe(): DriverDescription;
+}
+
+/** The connection type a driver produces. */
+export type ConnectionOf<TDriver> = TDriver extends Driver<infer TConnection> ? TConnection : never;

@@ -1,0 +1,20 @@
+import { defineConfig, type Options } from 'tsup';
+
+/**
+ * The one build every package shares: ESM and CJS from `src/index.ts`, each with its own type
+ * file (`.d.ts` / `.d.cts`) so that `attw` reports no masquerading types.
+ */
+export function packageBuild(overrides: Options = {}): ReturnType<typeof defineConfig> {
+  return defineConfig({
+    entry: ['src/index.ts'],
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    treeshake: true,
+    ...overrides,
+  });
+}
