@@ -11,3 +11,19 @@ export {
   FakeDriverError,
   type FakeDriverOptions,
 } from './fake-driver.js';
+export {
+  type CountConnectionsFilter,
+  missingCapability,
+  type PostgresCapabilities,
+  type PostgresCapability,
+  type PostgresPasswordRole,
+  type PostgresPreference,
+  type PostgresServer,
+  PostgresServerError,
+  type PostgresServerErrorCode,
+  type PostgresServerKind,
+  type RestartOptions,
+  type StartPostgresOptions,
+  type TerminateBackendsFilter,
+} from './postgres/postgres-server.js';
+export { startPostgres } from './postgres/start-postgres.js';
