@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tooling/tsup';
 
-export default packageBuild();
+// Two doors: the runner-agnostic root, and `./conformance`, which imports vitest.
+export default packageBuild({ entry: ['src/index.ts', 'src/conformance/index.ts'] });

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,11 +10,24 @@ import {
   startPostgres,
 } from '../src/index.js';
 
-/** Live server pids of one local server's postmaster: read from its postmaster.pid file. */
 function dataDirectoryOf(server: PostgresServer): Promise<string> {
   return server
     .query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
     .then((rows) => rows[0]!.setting);
+}
+
+/** The postmaster's process id, from the first line of `postmaster.pid`. */
+function postmasterPid(dataDirectory: string): number {
+  return Number(readFileSync(join(dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** Whether a process still runs (a zombie waiting to be reaped by init counts as gone). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 async function connect(
@@ -183,7 +197,10 @@ describe('startPostgres() lifecycle', () => {
     const server = await startPostgres({ prefer: 'local' });
     const dataDirectory = await dataDirectoryOf(server);
     expect(existsSync(dataDirectory)).toBe(true);
+    const pid = postmasterPid(dataDirectory);
+    expect(isRunning(pid)).toBe(existsSync('/proc'));
     await server.stop();
+    expect(isRunning(pid)).toBe(false);
     await server.stop();
     expect(existsSync(dataDirectory)).toBe(false);
     await expect(connect(server.connectionString)).rejects.toMatchObject({

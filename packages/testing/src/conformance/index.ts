@@ -1,0 +1,11 @@
+export {
+  requireCapability,
+  type SkippableContext,
+  skipWithReason,
+} from './require-capability.js';
+export {
+  type DriverConformanceOptions,
+  type DriverConformanceTarget,
+  runDriverConformance,
+} from './run-driver-conformance.js';
+export { type SilentListener, startSilentListener } from './silent-listener.js';

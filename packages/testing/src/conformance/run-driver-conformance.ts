@@ -1,0 +1,592 @@
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { type Driver, ERROR_REASONS, type ErrorReason } from '@enhanced-pool/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, LOOPBACK } from '../postgres/free-port.js';
+import type { PostgresServer } from '../postgres/postgres-server.js';
+import { startPostgres } from '../postgres/start-postgres.js';
+import { requireCapability, skipWithReason } from './require-capability.js';
+import { startSilentListener } from './silent-listener.js';
+
+/**
+ * Where a driver under test should connect. Every field is filled in from the URL, so an adapter
+ * can use `connectionString` or build its own config from the parts.
+ */
+export interface DriverConformanceTarget {
+  /** `postgres://user[:password]@host:port/database`. */
+  readonly connectionString: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  /** Present when the target has one (the wrong-password and secret checks always do). */
+  readonly password?: string;
+}
+
+/** Options of {@link runDriverConformance}. */
+export interface DriverConformanceOptions<TConnection> {
+  /** Name of the `describe()` block, e.g. `'driver-pg'`. */
+  readonly name: string;
+  /**
+   * Builds the driver under test for a target. Called for the suite's server and for targets
+   * made to fail (refused port, wrong password, missing database, full server).
+   */
+  readonly createDriver: (target: DriverConformanceTarget) => Driver<TConnection>;
+  /**
+   * Starts the server the suite runs against; the suite stops it in `afterAll`.
+   * @default () => startPostgres()
+   */
+  readonly startServer?: () => Promise<PostgresServer>;
+  /**
+   * The server process id of a connection, so the suite can terminate exactly it.
+   * @default the one backend that appeared in `pg_stat_activity` during `connect()`
+   */
+  readonly backendPid?: (connection: TConnection) => Promise<number> | number;
+  /**
+   * Runs a statement on a connection, to check that a failing statement is classified `query`
+   * and that `reset()` ends an open transaction. Those checks are skipped (with a printed reason)
+   * without it.
+   * @default undefined
+   */
+  readonly runQuery?: (connection: TConnection, sql: string) => Promise<unknown>;
+  /**
+   * Timeout of each check, in milliseconds.
+   * @default 30000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * How soon, in milliseconds, an operation must settle after its signal aborts. Generous on
+   * purpose: it catches a driver that ignores the signal, not a slow one.
+   * @default 2000
+   */
+  readonly promptMs?: number;
+}
+
+const SUITE_LABEL = '@enhanced-pool/testing conformance';
+
+function targetFor(connectionString: string): DriverConformanceTarget {
+  const url = new URL(connectionString);
+  const user = decodeURIComponent(url.username) || 'postgres';
+  const password = url.password === '' ? undefined : decodeURIComponent(url.password);
+  return {
+    connectionString,
+    host: url.hostname,
+    port: url.port === '' ? 5432 : Number(url.port),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || user,
+    user,
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+function withUrl(
+  connectionString: string,
+  change: { password?: string; database?: string; port?: number; user?: string },
+): string {
+  const url = new URL(connectionString);
+  if (change.user !== undefined) url.username = encodeURIComponent(change.user);
+  if (change.password !== undefined) url.password = encodeURIComponent(change.password);
+  if (change.database !== undefined) url.pathname = `/${encodeURIComponent(change.database)}`;
+  if (change.port !== undefined) {
+    url.hostname = LOOPBACK;
+    url.port = String(change.port);
+  }
+  return url.toString();
+}
+
+type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; reason: unknown };
+
+/** Waits for `promise` to settle, failing the check if it takes longer than `ms`. */
+async function settleWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<Settled<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled<T> => ({ status: 'fulfilled', value }),
+        (reason: unknown): Settled<T> => ({ status: 'rejected', reason }),
+      ),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function rejectionOf(promise: Promise<unknown>, ms: number, what: string): Promise<unknown> {
+  const settled = await settleWithin(promise, ms, what);
+  if (settled.status === 'fulfilled') throw new Error(`${what} resolved; it should have rejected`);
+  return settled.reason;
+}
+
+/** Polls the server until it reports `expected` connections: backends exit asynchronously. */
+async function waitForConnectionCount(
+  server: PostgresServer,
+  expected: number,
+  timeoutMs: number,
+): Promise<void> {
+  const started = Date.now();
+  let actual = await server.countConnections();
+  while (actual !== expected) {
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `the server has ${actual} client connection(s), expected ${expected} (after ${timeoutMs} ms)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    actual = await server.countConnections();
+  }
+}
+
+async function clientBackendPids(server: PostgresServer): Promise<Set<number>> {
+  const rows = await server.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+  );
+  return new Set(rows.map((row) => row.pid));
+}
+
+function expectReason(actual: ErrorReason, expected: ErrorReason, error: unknown): void {
+  expect(
+    actual,
+    `classifyError() returned "${actual}" for: ${error instanceof Error ? `${error.name}: ${error.message}` : inspect(error)}`,
+  ).toBe(expected);
+}
+
+function randomSecret(label: string): string {
+  return `${label}-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * Registers a vitest `describe` block that checks a {@link Driver} against a real PostgreSQL:
+ * the contract's rules (signals honoured, idempotent close, classification of real errors,
+ * secret-free `describe()`), one `it` per rule so a contributor sees exactly what failed.
+ * Checks a server can't support (restart, terminate, passwords on pglite or `DATABASE_URL`)
+ * are skipped with a printed reason.
+ *
+ * @example
+ * ```ts
+ * import { runDriverConformance } from '@enhanced-pool/testing/conformance';
+ * import { createPgDriver } from '../src/index.js';
+ *
+ * runDriverConformance({
+ *   name: 'driver-pg',
+ *   createDriver: (target) => createPgDriver({ connectionString: target.connectionString }),
+ *   runQuery: (client, sql) => client.query(sql),
+ * });
+ * ```
+ */
+export function runDriverConformance<TConnection>(
+  options: DriverConformanceOptions<TConnection>,
+): void {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const promptMs = options.promptMs ?? 2_000;
+  const startServer = options.startServer ?? (() => startPostgres());
+
+  describe(`${options.name} (${SUITE_LABEL})`, () => {
+    let server: PostgresServer;
+    let driver: Driver<TConnection>;
+    const open = new Set<{ driver: Driver<TConnection>; connection: TConnection }>();
+    const stoppedPids = new Set<number>();
+
+    const connect = async (
+      target = driver,
+      signal = new AbortController().signal,
+    ): Promise<TConnection> => {
+      const connection = await target.connect({ signal });
+      open.add({ driver: target, connection });
+      return connection;
+    };
+
+    /** Connects and finds the connection's server process. */
+    const connectWithPid = async (): Promise<{ connection: TConnection; pid: number }> => {
+      const before = options.backendPid ? undefined : await clientBackendPids(server);
+      const connection = await connect();
+      if (options.backendPid) return { connection, pid: await options.backendPid(connection) };
+      const after = await clientBackendPids(server);
+      const added = [...after].filter((pid) => !before?.has(pid));
+      if (added.length !== 1) {
+        throw new Error(
+          `could not tell which server backend connect() opened (${added.length} appeared); ` +
+            'pass backendPid to runDriverConformance()',
+        );
+      }
+      return { connection, pid: added[0]! };
+    };
+
+    beforeAll(async () => {
+      server = await startServer();
+      driver = options.createDriver(targetFor(server.connectionString));
+    });
+
+    afterEach(async () => {
+      for (const pid of stoppedPids) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // Already gone.
+        }
+      }
+      stoppedPids.clear();
+      const closing = [...open].map(({ driver: owner, connection }) =>
+        owner.close(connection).catch(() => {}),
+      );
+      open.clear();
+      await Promise.all(closing);
+    });
+
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it(
+      'declares specificationVersion "v1" and a non-empty name',
+      () => {
+        expect(driver.specificationVersion).toBe('v1');
+        expect(typeof driver.name).toBe('string');
+        expect(driver.name.trim()).not.toBe('');
+      },
+      timeoutMs,
+    );
+
+    it(
+      'connect() opens one server connection, validate() succeeds, close() ends it',
+      async () => {
+        const baseline = await server.countConnections();
+        const connection = await connect();
+        await waitForConnectionCount(server, baseline + 1, promptMs);
+        await driver.validate(connection, { signal: new AbortController().signal });
+        await driver.close(connection);
+        await waitForConnectionCount(server, baseline, promptMs);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'isBroken() answers synchronously: false for a healthy connection',
+      async (context) => {
+        if (!driver.isBroken) skipWithReason(context, 'the driver does not implement isBroken()');
+        const connection = await connect();
+        const result: unknown = driver.isBroken(connection);
+        expect(result, 'isBroken() must return a boolean, not a promise').toBe(false);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'close() is idempotent: a second close() resolves',
+      async () => {
+        const baseline = await server.countConnections();
+        const connection = await connect();
+        await driver.close(connection);
+        await expect(driver.close(connection)).resolves.toBeUndefined();
+        await waitForConnectionCount(server, baseline, promptMs);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'close() resolves for a connection the server already terminated',
+      async (context) => {
+        requireCapability(context, server, 'terminateBackends');
+        const { connection, pid } = await connectWithPid();
+        expect(await server.terminateBackends({ pids: [pid] })).toBe(1);
+        const settled = await settleWithin(driver.close(connection), promptMs, 'close()');
+        expect(settled.status, 'close() of a dead connection must not reject').toBe('fulfilled');
+        await expect(driver.close(connection)).resolves.toBeUndefined();
+      },
+      timeoutMs,
+    );
+
+    it(
+      'connect() with an already-aborted signal rejects promptly and leaves no server connection',
+      async () => {
+        const baseline = await server.countConnections();
+        const controller = new AbortController();
+        controller.abort(new Error('caller gave up'));
+        const attempt = connect(driver, controller.signal);
+        await rejectionOf(attempt, promptMs, 'connect() with an aborted signal');
+        await waitForConnectionCount(server, baseline, promptMs);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'connect() aborted during a handshake the server never answers rejects promptly and closes its socket',
+      async () => {
+        await using listener = await startSilentListener();
+        const hung = options.createDriver(
+          targetFor(withUrl(server.connectionString, { port: listener.port })),
+        );
+        const controller = new AbortController();
+        const attempt = connect(hung, controller.signal);
+        // Let the driver get into the handshake before giving up.
+        const early = await Promise.race([
+          attempt.then(
+            () => 'resolved',
+            () => 'rejected',
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('pending'), 100)),
+        ]);
+        expect(early, 'connect() settled although the server never answered').toBe('pending');
+        controller.abort(new Error('caller gave up'));
+        await rejectionOf(attempt, promptMs, 'connect() after its signal aborted');
+        await listener.waitUntilClientsClosed(promptMs);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'validate() rejects for a connection terminated on the server, classified "connection", and isBroken() then reports it',
+      async (context) => {
+        requireCapability(context, server, 'terminateBackends');
+        const { connection, pid } = await connectWithPid();
+        expect(await server.terminateBackends({ pids: [pid] })).toBe(1);
+        const error = await rejectionOf(
+          driver.validate(connection, { signal: new AbortController().signal }),
+          promptMs,
+          'validate() of a terminated connection',
+        );
+        expectReason(driver.classifyError(error), 'connection', error);
+        if (driver.isBroken) expect(driver.isBroken(connection)).toBe(true);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'validate() with an already-aborted signal rejects promptly',
+      async () => {
+        const connection = await connect();
+        const controller = new AbortController();
+        controller.abort(new Error('caller gave up'));
+        await rejectionOf(
+          driver.validate(connection, { signal: controller.signal }),
+          promptMs,
+          'validate() with an aborted signal',
+        );
+      },
+      timeoutMs,
+    );
+
+    it(
+      'validate() stuck on an unresponsive backend rejects promptly when its signal aborts',
+      async (context) => {
+        if (server.kind !== 'local') {
+          skipWithReason(
+            context,
+            `needs a local server whose backend can be paused with SIGSTOP (this one is ${server.kind})`,
+          );
+        }
+        const { connection, pid } = await connectWithPid();
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch (error) {
+          skipWithReason(context, `cannot pause the backend process: ${(error as Error).message}`);
+        }
+        stoppedPids.add(pid);
+        const controller = new AbortController();
+        const validation = driver.validate(connection, { signal: controller.signal });
+        const early = await Promise.race([
+          validation.then(
+            () => 'resolved',
+            () => 'rejected',
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('pending'), 100)),
+        ]);
+        expect(early, 'validate() settled although the backend is paused').toBe('pending');
+        controller.abort(new Error('caller gave up'));
+        await rejectionOf(validation, promptMs, 'validate() after its signal aborted');
+        process.kill(pid, 'SIGCONT');
+        stoppedPids.delete(pid);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'reset() leaves a connection out of any transaction and ready to validate',
+      async (context) => {
+        if (!driver.reset) skipWithReason(context, 'the driver does not implement reset()');
+        const { connection, pid } = await connectWithPid();
+        if (options.runQuery) {
+          await options.runQuery(connection, 'BEGIN');
+          await options.runQuery(connection, 'SELECT 1');
+        } else {
+          console.warn(
+            `[${SUITE_LABEL}] "${context.task.name}": no runQuery option, so reset() is only checked on a connection without a transaction`,
+          );
+        }
+        await driver.reset(connection, { signal: new AbortController().signal });
+        if (server.kind !== 'embedded') {
+          const rows = await server.query<{ state: string }>(
+            'SELECT state FROM pg_stat_activity WHERE pid = $1',
+            [pid],
+          );
+          expect(rows[0]?.state).toBe('idle');
+        }
+        await driver.validate(connection, { signal: new AbortController().signal });
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError(): connection refused → "connection"',
+      async () => {
+        const port = await freePort();
+        const refused = options.createDriver(targetFor(withUrl(server.connectionString, { port })));
+        const error = await rejectionOf(connect(refused), timeoutMs, 'connect() to a closed port');
+        expectReason(refused.classifyError(error), 'connection', error);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError(): wrong password → "authentication", and the error does not contain it',
+      async (context) => {
+        requireCapability(context, server, 'passwordAuth');
+        const role = server.passwordRole!;
+        const wrongPassword = randomSecret('wrong-password');
+        const wrong = options.createDriver(
+          targetFor(withUrl(role.connectionString, { password: wrongPassword })),
+        );
+        const error = await rejectionOf(
+          connect(wrong),
+          timeoutMs,
+          'connect() with a wrong password',
+        );
+        expectReason(wrong.classifyError(error), 'authentication', error);
+        for (const rendered of [String(error), inspect(error, { depth: 5 })]) {
+          expect(rendered).not.toContain(wrongPassword);
+          expect(rendered).not.toContain(role.password);
+        }
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError(): missing database → "configuration"',
+      async () => {
+        const missing = options.createDriver(
+          targetFor(
+            withUrl(server.connectionString, {
+              database: `enhanced_pool_missing_${randomBytes(4).toString('hex')}`,
+            }),
+          ),
+        );
+        const error = await rejectionOf(
+          connect(missing),
+          timeoutMs,
+          'connect() to a missing database',
+        );
+        expectReason(missing.classifyError(error), 'configuration', error);
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError(): a failing statement → "query", and the connection still validates',
+      async (context) => {
+        if (!options.runQuery) {
+          skipWithReason(context, 'no runQuery option was given to run a failing statement');
+        }
+        const connection = await connect();
+        for (const sql of ['SELECT 1/0', 'SELEKT 1']) {
+          const error = await rejectionOf(
+            Promise.resolve().then(() => options.runQuery!(connection, sql)),
+            timeoutMs,
+            sql,
+          );
+          expectReason(driver.classifyError(error), 'query', error);
+        }
+        await driver.validate(connection, { signal: new AbortController().signal });
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError(): server at max_connections → "resource-exhausted"',
+      async (context) => {
+        if (server.kind !== 'local') {
+          skipWithReason(
+            context,
+            `needs a dedicated local server with a small max_connections (this one is ${server.kind})`,
+          );
+        }
+        await using full = await startPostgres({ prefer: 'local', maxConnections: 2 });
+        const limited = options.createDriver(targetFor(full.connectionString));
+        await connect(limited);
+        await connect(limited);
+        const error = await rejectionOf(connect(limited), timeoutMs, 'connect() to a full server');
+        expectReason(limited.classifyError(error), 'resource-exhausted', error);
+        // Close before the server goes so the connections end cleanly.
+        for (const entry of [...open].filter((item) => item.driver === limited)) {
+          open.delete(entry);
+          await limited.close(entry.connection);
+        }
+      },
+      timeoutMs,
+    );
+
+    it(
+      'classifyError() places anything, even non-errors, in the closed set without throwing',
+      () => {
+        for (const value of [
+          new Error('plain'),
+          new TypeError('type'),
+          Object.assign(new Error('odd code'), { code: 'XX999' }),
+          'a string',
+          42,
+          null,
+          undefined,
+          {},
+        ]) {
+          expect(ERROR_REASONS).toContain(driver.classifyError(value));
+        }
+      },
+      timeoutMs,
+    );
+
+    it(
+      "describe() names db.system.name and the target's address, port and database",
+      () => {
+        const target = targetFor(server.connectionString);
+        const description = driver.describe();
+        expect(typeof description['db.system.name']).toBe('string');
+        expect(description['db.system.name']).not.toBe('');
+        if (description['server.address'] !== undefined) {
+          expect(description['server.address']).toBe(target.host);
+        }
+        if (description['server.port'] !== undefined) {
+          expect(description['server.port']).toBe(target.port);
+        }
+        if (description['db.namespace'] !== undefined) {
+          expect(description['db.namespace']).toBe(target.database);
+        }
+      },
+      timeoutMs,
+    );
+
+    it(
+      'describe(), the driver object and their util.inspect / JSON hold no password',
+      () => {
+        const secret = randomSecret('conformance-secret');
+        const secretive = options.createDriver(
+          targetFor(withUrl(server.connectionString, { password: secret })),
+        );
+        const renderings = [
+          JSON.stringify(secretive.describe()),
+          inspect(secretive.describe(), { depth: Infinity }),
+          inspect(secretive, { depth: Infinity }),
+          inspect(secretive, { depth: Infinity, showHidden: true }),
+        ];
+        try {
+          renderings.push(JSON.stringify(secretive) ?? '');
+        } catch {
+          // Not serialisable (e.g. circular): nothing leaks through JSON then.
+        }
+        for (const rendered of renderings) expect(rendered).not.toContain(secret);
+        expect(renderings.join('\n')).not.toContain(encodeURIComponent(secret));
+      },
+      timeoutMs,
+    );
+  });
+}
