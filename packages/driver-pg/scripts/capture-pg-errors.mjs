@@ -50,8 +50,8 @@ function freePort() {
 
 /** The fields worth keeping: enough to rebuild the error and to classify it. */
 function fields(error) {
-  if (!(error instanceof Error)) return { constructor: typeof error, message: String(error) };
-  const kept = { constructor: error.constructor?.name ?? 'Error', name: error.name };
+  if (!(error instanceof Error)) return { className: typeof error, message: String(error) };
+  const kept = { className: error.constructor?.name ?? 'Error', name: error.name };
   for (const key of ['message', 'code', 'severity', 'routine', 'errno', 'syscall', 'address']) {
     if (error[key] !== undefined) kept[key] = error[key];
   }
