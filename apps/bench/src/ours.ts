@@ -29,6 +29,7 @@ export interface OurLease<TConnection> {
 /** The slice of `@enhanced-pool/pool` the bench uses. */
 export interface OurPool<TConnection> {
   acquire(options?: { signal?: AbortSignal }): Promise<OurLease<TConnection>>;
+  withConnection<TResult>(fn: (connection: TConnection) => Promise<TResult>): Promise<TResult>;
   ready(): Promise<void>;
   close(options?: { timeoutMs?: number }): Promise<void>;
   getStats(): Readonly<Record<string, unknown>>;

@@ -1,0 +1,153 @@
+import type { PostgresServer } from '@enhanced-pool/testing';
+import { collectGarbage, elapsedMs, median, percentile, runWorkers } from './measure.js';
+import {
+  createGenericPoolPeer,
+  createOurPgPool,
+  createPgPoolPeer,
+  createRawClients,
+  createTarnPeer,
+  type PgBenchPool,
+  type PgBenchPoolOptions,
+} from './pg-pools.js';
+import type { SectionOutput } from './section.js';
+import { formatMs, formatRate, formatRatio, type Table } from './table.js';
+
+/** Section 3 (issue 4): `SELECT 1` through each pool against a real PostgreSQL. */
+export interface E2eBenchOptions {
+  /** @default [1, 16, 64] */
+  readonly concurrencies?: readonly number[];
+  /** Pool size and raw client count. @default 10 */
+  readonly size?: number;
+  /** @default 3 */
+  readonly runs?: number;
+  /** @default 250 */
+  readonly warmupMs?: number;
+  /** @default 1000 */
+  readonly durationMs?: number;
+}
+
+const TITLE = '3. End to end: `SELECT 1` on PostgreSQL over loopback, pool size 10';
+const SQL = 'SELECT 1';
+/** Latency samples kept per run; a run on loopback does far fewer. */
+const MAX_SAMPLES = 1 << 20;
+
+interface RunResult {
+  readonly opsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Runs `concurrency` loops of `pool.query()` until `durationMs` is up; every call's latency. */
+async function timedRun(
+  pool: PgBenchPool,
+  concurrency: number,
+  durationMs: number,
+  samples: Float64Array,
+): Promise<RunResult> {
+  let count = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(durationMs * 1e6));
+  await runWorkers(concurrency, async () => {
+    while (process.hrtime.bigint() < end) {
+      const before = process.hrtime.bigint();
+      await pool.query(SQL);
+      if (count < samples.length) samples[count] = Number(process.hrtime.bigint() - before) / 1e6;
+      count += 1;
+    }
+  });
+  const recorded = Math.min(count, samples.length);
+  return {
+    opsPerSecond: (count / elapsedMs(start)) * 1_000,
+    p50: percentile(samples, recorded, 50),
+    p99: percentile(samples, recorded, 99),
+  };
+}
+
+/** Opens `size` connections in each pool (that many statements at once, each holding 20 ms). */
+export async function warmConnections(pool: PgBenchPool, size: number): Promise<void> {
+  await Promise.all(Array.from({ length: size }, () => pool.query('SELECT pg_sleep(0.02)')));
+}
+
+/** Runs section 3 against `server` and returns its table. */
+export async function runE2eBench(
+  server: Pick<PostgresServer, 'connectionString'>,
+  options: E2eBenchOptions = {},
+): Promise<SectionOutput> {
+  const concurrencies = options.concurrencies ?? [1, 16, 64];
+  const size = options.size ?? 10;
+  const runs = options.runs ?? 3;
+  const warmupMs = options.warmupMs ?? 250;
+  const durationMs = options.durationMs ?? 1_000;
+  const poolOptions: PgBenchPoolOptions = {
+    connectionString: server.connectionString,
+    size,
+    acquireTimeoutMs: 10_000,
+    tag: 'e2e',
+  };
+
+  const ours = await createOurPgPool(poolOptions);
+  const pools: PgBenchPool[] = [
+    await createRawClients(poolOptions),
+    ...(typeof ours === 'string' ? [] : [ours]),
+    createPgPoolPeer(poolOptions),
+    createTarnPeer(poolOptions),
+    createGenericPoolPeer(poolOptions),
+  ];
+  const samples = new Float64Array(MAX_SAMPLES);
+  const rows: string[][] = [];
+  const verdicts: string[] = [];
+  try {
+    for (const pool of pools) await warmConnections(pool, size);
+    for (const concurrency of concurrencies) {
+      const results = pools.map((): RunResult[] => []);
+      for (let round = 0; round < runs; round++) {
+        for (const [index, pool] of pools.entries()) {
+          collectGarbage();
+          await timedRun(pool, concurrency, warmupMs, samples);
+          results[index]!.push(await timedRun(pool, concurrency, durationMs, samples));
+        }
+      }
+      // The median run by throughput, with that run's latencies.
+      const medians = results.map((cellRuns) => {
+        const middle = median(cellRuns.map((run) => run.opsPerSecond));
+        return cellRuns.find((run) => run.opsPerSecond === middle) ?? cellRuns[0]!;
+      });
+      const raw = medians[0]!.opsPerSecond;
+      for (const [index, pool] of pools.entries()) {
+        const result = medians[index]!;
+        rows.push([
+          String(concurrency),
+          pool.name,
+          formatRate(result.opsPerSecond),
+          formatRatio(result.opsPerSecond / raw),
+          formatMs(result.p50),
+          formatMs(result.p99),
+          results[index]!.map((run) => formatRate(run.opsPerSecond)).join(' / '),
+        ]);
+      }
+      if (typeof ours !== 'string') {
+        const ourResult = medians[1]!.opsPerSecond;
+        const pgPool = medians[2]!.opsPerSecond;
+        verdicts.push(
+          `c=${concurrency}: ${formatRatio(ourResult / raw)} raw (target ≥ 0.97×), ${formatRatio(ourResult / pgPool)} pg-pool (target ≥ 1.00×)`,
+        );
+      }
+    }
+  } finally {
+    for (const pool of pools) await pool.close();
+  }
+
+  const table: Table = {
+    title: TITLE,
+    headers: ['concurrency', 'pool', 'ops/s (median)', '× raw', 'p50 ms', 'p99 ms', 'runs'],
+    rows,
+    notes: [
+      `Method: \`concurrency\` loops each awaiting \`${SQL}\` through the pool (borrow, query, give back, as each pool documents it) for ≥ ${durationMs} ms after ${warmupMs} ms of warm-up; median of ${runs} runs, pools interleaved; latency percentiles (nearest rank) from the median run, measured per call with process.hrtime.bigint().`,
+      `Every pool holds ${size} connections, opened before timing. Configurations: ${pools.map((pool) => `${pool.name}: ${pool.configuration}`).join('; ')}.`,
+      typeof ours === 'string'
+        ? `enhanced-pool: not available yet (${ours})`
+        : `enhanced-pool: ${verdicts.join('; ')}.`,
+    ],
+  };
+  return [table];
+}
