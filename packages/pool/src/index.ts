@@ -1,1 +1,16 @@
-export {};
+export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
+export type { Lease } from './lease.js';
+export type {
+  AcquireOptions,
+  CloseOptions,
+  Pool,
+  ReadyOptions,
+  WithConnectionContext,
+} from './pool.js';
+export { DESTROY_REASONS, type DestroyReason, type PoolEvents } from './pool-events.js';
+export {
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  resolvePoolOptions,
+} from './pool-options.js';
+export type { PoolStats } from './pool-stats.js';

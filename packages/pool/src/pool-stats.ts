@@ -1,0 +1,51 @@
+import type { DestroyReason } from './pool-events.js';
+
+/**
+ * A snapshot of the pool, built in O(1) from counters (never by walking connections). Gauges
+ * describe now; counters only grow from construction on.
+ */
+export interface PoolStats {
+  readonly name: string;
+  /** `open`, `closing` (close() called, waiting for leases) or `closed`. */
+  readonly state: 'open' | 'closing' | 'closed';
+  /** Open connections the pool holds: idle + active. Excludes connects in flight. */
+  readonly poolSize: number;
+  /** Connections waiting in the pool, ready to hand out. */
+  readonly idleConnections: number;
+  /** Connections leased, or being validated or reset around a lease. */
+  readonly activeConnections: number;
+  /** Connects in flight; they count toward `maxSize`. */
+  readonly connecting: number;
+  /** Acquires not yet settled: queued, or being validated for. */
+  readonly pending: number;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** Leases handed out. */
+  readonly acquired: number;
+  /** Leases ended by `release()` or `destroy()`. */
+  readonly released: number;
+  /** Connections opened. */
+  readonly created: number;
+  /** Connections closed by the pool, for any reason (see `destroyedByReason`). */
+  readonly destroyed: number;
+  /** Driver operations that failed: connects, validations and resets. */
+  readonly errors: number;
+  /** Acquires that hit their deadline. */
+  readonly timeouts: number;
+  /** Failed connects (part of `errors`). */
+  readonly connectErrors: number;
+  /** Failed or timed-out validations (part of `errors`). */
+  readonly validationFailures: number;
+  /** Failed resets (part of `errors`). */
+  readonly resetFailures: number;
+  /** Acquires refused at once because `maxWaiting` callers were already waiting. */
+  readonly exhausted: number;
+  /** Acquires abandoned through their `signal`. */
+  readonly aborted: number;
+  /** Acquires that had to wait (not served at once by an idle connection). */
+  readonly waited: number;
+  /** Leases reported by leak detection. */
+  readonly leaks: number;
+  /** `destroyed`, split by reason. */
+  readonly destroyedByReason: Readonly<Record<DestroyReason, number>>;
+}

@@ -1,0 +1,102 @@
+import type { TypedEvents } from '@enhanced-pool/core';
+import type { Lease } from './lease.js';
+import type { PoolEvents } from './pool-events.js';
+import type { PoolStats } from './pool-stats.js';
+
+/** Options of one `acquire()`. */
+export interface AcquireOptions {
+  /**
+   * Abandons the acquire: a queued caller leaves the queue at once and its promise rejects
+   * with `signal.reason`. The pool's own deadline (`acquireTimeoutMs`) still applies.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What `withConnection` passes to its callback besides the connection. */
+export interface WithConnectionContext {
+  /** The caller's signal, to forward to queries. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Options of `close()`. */
+export interface CloseOptions {
+  /**
+   * How long to wait for leased connections to come back before closing them anyway. `close()`
+   * settles at the latest this long after it was called.
+   * @default 30_000
+   */
+  readonly timeoutMs?: number;
+}
+
+/** Options of `ready()`. */
+export interface ReadyOptions {
+  /** Stops waiting; the promise rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A connection pool. Use `withConnection()` by default; `acquire()` when a connection must
+ * outlive one callback (then prefer `await using`).
+ *
+ * @typeParam TConnection - the driver's connection type.
+ */
+export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
+  /** The `name` option: in errors, logs and metrics. */
+  readonly name: string;
+
+  /**
+   * Borrows a connection. Served at once from idle when one is available (no timer, no
+   * round trip unless it sat idle past `validateAfterIdleMs`); otherwise queued first-in
+   * first-out until a connection is released or opened, within `acquireTimeoutMs`.
+   *
+   * Rejects with `AcquireTimeoutError`, `PoolExhaustedError` (`maxWaiting`), `PoolClosedError`,
+   * `ConnectError` (a connect made for this caller failed) or the signal's reason.
+   */
+  acquire(options?: AcquireOptions): Promise<Lease<TConnection>>;
+
+  /** The seed's name for {@link Pool.acquire}. */
+  getConnection(options?: AcquireOptions): Promise<Lease<TConnection>>;
+
+  /**
+   * The seed's release: `releaseConnection(lease.connection, lease.id)`. Throws
+   * `InvalidReleaseError` for a connection this pool does not own (`foreign-connection`), an
+   * id that is not the connection's current lease (`foreign-connection`), or a connection
+   * already back in the pool (`already-released`).
+   */
+  releaseConnection(connection: TConnection, id: number): void;
+
+  /**
+   * Acquires, runs `fn`, and releases, even when `fn` throws. If `fn` throws an error the
+   * driver classifies as connection-fatal, the connection is destroyed instead. Returns or
+   * rethrows what `fn` did. The recommended way to use the pool.
+   */
+  withConnection<TResult>(
+    fn: (connection: TConnection, context: WithConnectionContext) => TResult | PromiseLike<TResult>,
+    options?: AcquireOptions,
+  ): Promise<TResult>;
+
+  /**
+   * Resolves once `minSize` connections are open (at once when `minSize` is 0). Rejects with
+   * the `ConnectError` of a connect that fails while the pool is below `minSize` (the pool
+   * keeps retrying in the background, so a later `ready()` can still resolve), with
+   * `PoolClosedError` if the pool closes first, or with the signal's reason.
+   */
+  ready(options?: ReadyOptions): Promise<void>;
+
+  /**
+   * Shuts the pool down and always finishes: stops creating, rejects waiters with
+   * `PoolClosedError`, aborts connects in flight, closes idle connections, waits up to
+   * `timeoutMs` for leased ones to come back, then closes those anyway. Idempotent; concurrent
+   * calls share one promise. Later acquires reject at once.
+   */
+  close(options?: CloseOptions): Promise<void>;
+
+  /** The seed's name for {@link Pool.close}. */
+  closeAll(options?: CloseOptions): Promise<void>;
+
+  /** Counters and gauges, in O(1). */
+  getStats(): PoolStats;
+
+  /** `await using pool = createPool(…)` closes it with the default timeout. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
