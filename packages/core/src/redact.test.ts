@@ -8,6 +8,7 @@ describe('redactSecrets', () => {
     ['host=h password=hunter2 user=u', 'host=h password=*** user=u'],
     ['{"password":"x"}', '{"password":"x"}'],
     ['apiKey: abc123', 'apiKey: ***'],
+    ['(password=hunter2)', '(password=***)'],
     ['postgres://app@db/orders', 'postgres://app@db/orders'],
   ])('%s', (input, expected) => {
     expect(redactSecrets(input)).toBe(expected);

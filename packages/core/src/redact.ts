@@ -1,6 +1,6 @@
 const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*)(:[^@/\s]*)?@/gi;
 const KEY_VALUE_SECRET =
-  /\b(password|passwd|pwd|secret|token|api[_-]?key|apikey)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,]+)/gi;
+  /\b(password|passwd|pwd|secret|token|api[_-]?key|apikey)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,)]+)/gi;
 
 /**
  * Removes credentials from free text: the password in `scheme://user:password@host` URLs and
