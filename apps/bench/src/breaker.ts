@@ -1,4 +1,9 @@
 import {
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  createCircuitBreaker,
+} from '@enhanced-pool/circuit-breaker';
+import {
   type CircuitBreakerPolicy,
   ConsecutiveBreaker,
   CountBreaker,
@@ -14,7 +19,6 @@ import {
   measureCells,
   type TimingSettings,
 } from './measure.js';
-import { type BreakerModule, loadBreaker, type OurBreaker } from './ours.js';
 import type { SectionOutput } from './section.js';
 import { formatBytes, formatRate, formatRatio, type Table } from './table.js';
 
@@ -44,44 +48,36 @@ interface Contender {
   create(): { execute(): Promise<unknown>; dispose(): void };
 }
 
-function ourContenders(module: BreakerModule): Contender[] {
-  const wrap = (breaker: OurBreaker) => ({
-    execute: () => breaker.execute(work),
-    dispose: () => {},
-  });
+function ourContenders(): Contender[] {
+  const ours = (options?: CircuitBreakerOptions) => () => {
+    const breaker: CircuitBreaker = createCircuitBreaker(options);
+    return { execute: () => breaker.execute(work), dispose: () => {} };
+  };
   return [
     {
       name: 'enhanced-pool',
       library: 'ours',
-      configuration: 'defaults',
-      create: () => wrap(module.createCircuitBreaker()),
+      configuration:
+        "defaults (window `{ kind: 'count', size: 20 }`, failureRateThreshold 0.5, minimumCalls 10, openDurationMs 10000)",
+      create: ours(),
     },
     {
       name: 'enhanced-pool',
       library: 'ours',
       configuration: "window `{ kind: 'consecutive', failures: 5 }`, openDurationMs 30000",
-      create: () =>
-        wrap(
-          module.createCircuitBreaker({
-            window: { kind: 'consecutive', failures: 5 },
-            openDurationMs: OPEN_MS,
-          }),
-        ),
+      create: ours({ window: { kind: 'consecutive', failures: 5 }, openDurationMs: OPEN_MS }),
     },
     {
       name: 'enhanced-pool',
       library: 'ours',
       configuration:
         "window `{ kind: 'count', size: 20 }`, failureRateThreshold 0.5, minimumCalls 20, openDurationMs 30000",
-      create: () =>
-        wrap(
-          module.createCircuitBreaker({
-            window: { kind: 'count', size: 20 },
-            failureRateThreshold: 0.5,
-            minimumCalls: 20,
-            openDurationMs: OPEN_MS,
-          }),
-        ),
+      create: ours({
+        window: { kind: 'count', size: 20 },
+        failureRateThreshold: 0.5,
+        minimumCalls: 20,
+        openDurationMs: OPEN_MS,
+      }),
     },
   ];
 }
@@ -178,8 +174,7 @@ export async function runBreakerBench(options: BreakerBenchOptions = {}): Promis
   const timing = options.timing ?? defaultTiming;
   const chunk = options.chunk ?? 2_000;
   const idleCount = options.idleBreakers ?? 10_000;
-  const loaded = await loadBreaker();
-  const ours = 'module' in loaded ? ourContenders(loaded.module) : [];
+  const ours = ourContenders();
   const peers = peerContenders();
   const contenders = [...ours, ...peers];
 
@@ -207,9 +202,7 @@ export async function runBreakerBench(options: BreakerBenchOptions = {}): Promis
     notes: [
       `Method: \`await breaker.execute(() => Promise.resolve(1))\` in a serial loop (opossum: \`fire()\` of that action); ${timing.warmupMs} ms warm-up, then ≥ ${timing.durationMs} ms timed with process.hrtime.bigint(), median of ${timing.runs} runs, cells interleaved.`,
       'Every breaker stays closed (the action never fails); thresholds are the same where the libraries allow: 5 consecutive failures, or 50 % of the last 20 calls, 30 s open.',
-      ours.length === 0
-        ? `enhanced-pool: not available yet (${'missing' in loaded ? loaded.missing : ''})`
-        : `Targets: ≥ 3× opossum, ≥ 1.5× cockatiel. Best enhanced-pool row vs best opossum row: ${formatRatio(bestOf('ours') / bestOf('opossum'))}; vs best cockatiel row: ${formatRatio(bestOf('ours') / bestOf('cockatiel'))}. Defaults vs best opossum: ${formatRatio(results[0]!.median / bestOf('opossum'))}; vs best cockatiel: ${formatRatio(results[0]!.median / bestOf('cockatiel'))}.`,
+      `Targets: ≥ 3× opossum, ≥ 1.5× cockatiel. Best enhanced-pool row vs best opossum row: ${formatRatio(bestOf('ours') / bestOf('opossum'))}; vs best cockatiel row: ${formatRatio(bestOf('ours') / bestOf('cockatiel'))}. Defaults vs best opossum: ${formatRatio(results[0]!.median / bestOf('opossum'))}; vs best cockatiel: ${formatRatio(results[0]!.median / bestOf('cockatiel'))}.`,
     ],
   };
 

@@ -143,6 +143,7 @@ export async function runE2eBench(
     rows,
     notes: [
       `Method: \`concurrency\` loops each awaiting \`${SQL}\` through the pool (borrow, query, give back, as each pool documents it) for ≥ ${durationMs} ms after ${warmupMs} ms of warm-up; median of ${runs} runs, pools interleaved; latency percentiles (nearest rank) from the median run, measured per call with process.hrtime.bigint().`,
+      `Raw: with more loops than clients, statements wait in each pg.Client's own queue (pg 8.23 prints a deprecation warning for that on stderr). Pools that hand out the most recently returned connection keep one backend busy at concurrency 1, while round robin wakes a different backend each time.`,
       `Every pool holds ${size} connections, opened before timing. Configurations: ${pools.map((pool) => `${pool.name}: ${pool.configuration}`).join('; ')}.`,
       typeof ours === 'string'
         ? `enhanced-pool: not available yet (${ours})`

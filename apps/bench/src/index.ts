@@ -1,5 +1,6 @@
 import { type PostgresServer, startPostgres } from '@enhanced-pool/testing';
 import { runBreakerBench } from './breaker.js';
+import { NEEDS_SERVER, parseOnly, type SectionName } from './cli.js';
 import { runE2eBench } from './e2e.js';
 import { runFaultBench } from './faults.js';
 import { describeMachine, formatMachine } from './machine.js';
@@ -12,27 +13,6 @@ import { renderTable, renderUnavailable } from './table.js';
  * `pnpm bench`: every section in one run, printed as markdown tables.
  * `pnpm bench -- --only pool,spike` (or `--only pool --only spike`) runs a subset.
  */
-
-const SECTIONS = ['breaker', 'pool', 'e2e', 'faults', 'spike'] as const;
-type SectionName = (typeof SECTIONS)[number];
-const NEEDS_SERVER: ReadonlySet<SectionName> = new Set(['e2e', 'faults']);
-
-function parseOnly(argv: readonly string[]): SectionName[] {
-  const picked: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const argument = argv[index]!;
-    if (argument === '--only') picked.push(...(argv[++index] ?? '').split(','));
-    else if (argument.startsWith('--only=')) picked.push(...argument.slice(7).split(','));
-    else if (argument !== '--') throw new Error(`Unknown argument ${JSON.stringify(argument)}`);
-  }
-  if (picked.length === 0) return [...SECTIONS];
-  for (const name of picked) {
-    if (!(SECTIONS as readonly string[]).includes(name)) {
-      throw new Error(`--only takes ${SECTIONS.join('|')}; got ${JSON.stringify(name)}`);
-    }
-  }
-  return SECTIONS.filter((name) => picked.includes(name));
-}
 
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2));

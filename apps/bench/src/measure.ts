@@ -17,7 +17,7 @@ export interface TimingSettings {
 }
 
 /** The settings `pnpm bench` uses for throughput cells. */
-export const defaultTiming: TimingSettings = { runs: 3, warmupMs: 250, durationMs: 1_000 };
+export const defaultTiming: TimingSettings = { runs: 5, warmupMs: 200, durationMs: 600 };
 
 /** Performs `count` operations and resolves when they are all done. */
 export type ChunkRunner = (count: number) => Promise<void>;

@@ -7,18 +7,6 @@ import type { Driver } from '@enhanced-pool/core';
  * bench uses.
  */
 
-/** The slice of `@enhanced-pool/circuit-breaker` the bench uses. */
-export interface OurBreaker {
-  execute<T>(
-    fn: (context: { signal: AbortSignal }) => Promise<T>,
-    options?: { signal?: AbortSignal },
-  ): Promise<T>;
-}
-
-export interface BreakerModule {
-  createCircuitBreaker(options?: Record<string, unknown>): OurBreaker;
-}
-
 /** The slice of a pool lease the bench uses. */
 export interface OurLease<TConnection> {
   readonly connection: TConnection;
@@ -47,33 +35,6 @@ export interface PoolModule {
   createPool<TConnection>(options: OurPoolOptions<TConnection>): OurPool<TConnection>;
 }
 
-/** The slice of `startPostgres()`'s server the bench uses. */
-export interface BenchPostgres {
-  readonly connectionString: string;
-  readonly capabilities?: { readonly restart?: boolean; readonly terminateBackends?: boolean };
-  terminateBackends(filter?: {
-    readonly applicationName?: string;
-    readonly state?: 'idle' | 'active' | 'idle in transaction';
-  }): Promise<number>;
-  countConnections(filter?: { readonly applicationName?: string }): Promise<number>;
-  restart(options?: {
-    readonly mode?: 'immediate' | 'fast';
-    readonly downtimeMs?: number;
-  }): Promise<void>;
-  stop(): Promise<void>;
-}
-
-export interface PostgresModule {
-  startPostgres(options?: { readonly maxConnections?: number }): Promise<BenchPostgres>;
-}
-
-export interface PgDriverModule {
-  createPgDriver(options: {
-    connectionString: string;
-    applicationName?: string;
-  }): Driver<import('pg').ClientBase>;
-}
-
 /** A module if it loads and has the export, else the reason it is not available. */
 export type Loaded<T> = { readonly module: T } | { readonly missing: string };
 
@@ -97,11 +58,5 @@ async function load<T>(specifier: string, exportName: string): Promise<Loaded<T>
   }
 }
 
-export const loadBreaker = (): Promise<Loaded<BreakerModule>> =>
-  load('@enhanced-pool/circuit-breaker', 'createCircuitBreaker');
 export const loadPool = (): Promise<Loaded<PoolModule>> =>
   load('@enhanced-pool/pool', 'createPool');
-export const loadPostgres = (): Promise<Loaded<PostgresModule>> =>
-  load('@enhanced-pool/testing', 'startPostgres');
-export const loadPgDriver = (): Promise<Loaded<PgDriverModule>> =>
-  load('@enhanced-pool/driver-pg', 'createPgDriver');

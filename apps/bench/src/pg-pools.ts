@@ -1,9 +1,10 @@
+import { createPgDriver, type PgClientLike } from '@enhanced-pool/driver-pg';
 import genericPool from 'generic-pool';
 import pg from 'pg';
 import PgPool from 'pg-pool';
 import { Pool as TarnPool } from 'tarn';
 import { withDeadline } from './measure.js';
-import { loadPgDriver, loadPool, type OurPool } from './ours.js';
+import { loadPool, type OurPool } from './ours.js';
 
 /**
  * Every pool of the end-to-end and fault sections, behind one shape: run a statement the way
@@ -176,13 +177,12 @@ export function createGenericPoolPeer(options: PgBenchPoolOptions): PgBenchPool 
   };
 }
 
-/** Ours, or why it can't run yet (the pool or the pg driver has not landed). */
+/** Ours, or why it can't run yet (the pool has not landed). */
 export async function createOurPgPool(options: PgBenchPoolOptions): Promise<PgBenchPool | string> {
-  const [poolModule, driverModule] = await Promise.all([loadPool(), loadPgDriver()]);
+  const poolModule = await loadPool();
   if ('missing' in poolModule) return poolModule.missing;
-  if ('missing' in driverModule) return driverModule.missing;
   const applicationName = `bench-enhanced-pool-${options.tag}`;
-  const driver = driverModule.module.createPgDriver({
+  const driver = createPgDriver({
     connectionString: options.connectionString,
     applicationName,
   });
@@ -195,7 +195,7 @@ export async function createOurPgPool(options: PgBenchPoolOptions): Promise<PgBe
       },
     },
   });
-  const pool: OurPool<pg.ClientBase> = poolModule.module.createPool({
+  const pool: OurPool<PgClientLike> = poolModule.module.createPool({
     driver: counted,
     minSize: 0,
     maxSize: options.size,
