@@ -118,8 +118,18 @@ describe.skipIf(withoutLocalServer !== undefined)(
       );
     });
 
+    it('fails the reset check for a driver whose reset() leaves the transaction open', () => {
+      expect(failed(results.get('reset-does-nothing'))).toEqual([
+        'reset() leaves a connection out of any transaction and ready to validate',
+      ]);
+    });
+
     it('passes every other check for those drivers, so each failure points at one rule', () => {
-      for (const suite of ['leaks-password', 'classifies-everything-unknown']) {
+      for (const suite of [
+        'leaks-password',
+        'classifies-everything-unknown',
+        'reset-does-nothing',
+      ]) {
         const statuses = [...(results.get(suite) ?? [])].map(([, status]) => status);
         expect(statuses.length).toBe(19);
         expect(statuses.filter((status) => status === 'passed').length).toBe(

@@ -15,6 +15,8 @@ export interface TinyPgDriverOptions {
   readonly classifyEverythingUnknown?: boolean;
   /** Reject a second close() instead of ignoring it. */
   readonly closeTwiceRejects?: boolean;
+  /** Make reset() resolve without rolling anything back. */
+  readonly resetDoesNothing?: boolean;
 }
 
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
@@ -112,6 +114,7 @@ export function createTinyPgDriver(
       }
     },
     async reset(client, { signal }) {
+      if (options.resetDoesNothing) return;
       await honour(client, signal, client.query('ROLLBACK'));
     },
     isBroken: (client) => broken.has(client),
