@@ -234,7 +234,7 @@ export async function runBreakerBench(options: BreakerBenchOptions = {}): Promis
     ],
     rows: memoryRows,
     notes: [
-      `Method: global.gc() twice, heapUsed before; create ${idleCount.toLocaleString('en-US')} breakers, run one successful call through each and keep them referenced; gc twice, heapUsed after. The delta includes the array holding them (~8 bytes each).`,
+      `Method: global.gc() twice, heapUsed before; create ${idleCount.toLocaleString('en-US')} breakers, run one successful call through each and keep them referenced; gc twice, heapUsed after. The delta includes the array holding them and the bench's small wrapper around each (the same for every library).`,
       'Timers held: Node `Timeout`s created while building them and still alive afterwards, counted with an async_hooks hook (it sees unref()ed timers, which process._getActiveHandles() does not).',
     ],
   };

@@ -37,7 +37,7 @@ const ACQUIRE_TIMEOUT_MS = 5_000;
 const PAUSE_AFTER_ERROR_MS = 10;
 const PROBE_INTERVAL_MS = 2;
 
-type PoolMaker = (options: PgBenchPoolOptions) => PgBenchPool | Promise<PgBenchPool | string>;
+type PoolMaker = (options: PgBenchPoolOptions) => PgBenchPool;
 
 const MAKERS: readonly { readonly name: string; readonly make: PoolMaker }[] = [
   { name: 'enhanced-pool', make: createOurPgPool },
@@ -224,11 +224,7 @@ export async function runFaultBench(
   for (const maker of MAKERS) {
     const cells: string[] = [];
     for (const waitMs of waits) {
-      const pool = await maker.make(poolOptions(`idle-${waitMs}`));
-      if (typeof pool === 'string') {
-        cells.push(`not available yet: ${pool}`);
-        continue;
-      }
+      const pool = maker.make(poolOptions(`idle-${waitMs}`));
       if (waitMs === waits[0]) configurations.push(`${maker.name}: ${pool.configuration}`);
       try {
         const { killed, errors } = await idleKill(
@@ -247,11 +243,7 @@ export async function runFaultBench(
   }
 
   for (const maker of withRestart ? MAKERS : []) {
-    const pool = await maker.make(poolOptions('restart'));
-    if (typeof pool === 'string') {
-      restartRows.push([maker.name, `not available yet: ${pool}`, '', '', '']);
-      continue;
-    }
+    const pool = maker.make(poolOptions('restart'));
     try {
       const figures = await restartUnderLoad(server, pool, { workers, downtimeMs, observeAfterMs });
       const recovery = Number.isNaN(figures.recoveryMs)

@@ -1,10 +1,10 @@
 import { createPgDriver, type PgClientLike } from '@enhanced-pool/driver-pg';
+import { createPool } from '@enhanced-pool/pool';
 import genericPool from 'generic-pool';
 import pg from 'pg';
 import PgPool from 'pg-pool';
 import { Pool as TarnPool } from 'tarn';
 import { withDeadline } from './measure.js';
-import { loadPool, type OurPool } from './ours.js';
 
 /**
  * Every pool of the end-to-end and fault sections, behind one shape: run a statement the way
@@ -177,10 +177,8 @@ export function createGenericPoolPeer(options: PgBenchPoolOptions): PgBenchPool 
   };
 }
 
-/** Ours, or why it can't run yet (the pool has not landed). */
-export async function createOurPgPool(options: PgBenchPoolOptions): Promise<PgBenchPool | string> {
-  const poolModule = await loadPool();
-  if ('missing' in poolModule) return poolModule.missing;
+/** Ours: the pg driver under the pool, used through `withConnection()` as its README advises. */
+export function createOurPgPool(options: PgBenchPoolOptions): PgBenchPool {
   const applicationName = `bench-enhanced-pool-${options.tag}`;
   const driver = createPgDriver({
     connectionString: options.connectionString,
@@ -195,7 +193,7 @@ export async function createOurPgPool(options: PgBenchPoolOptions): Promise<PgBe
       },
     },
   });
-  const pool: OurPool<PgClientLike> = poolModule.module.createPool({
+  const pool = createPool<PgClientLike>({
     driver: counted,
     minSize: 0,
     maxSize: options.size,

@@ -1,6 +1,6 @@
 import type { Table } from './table.js';
 
-/** A section that could not run, and why: printed as "not available yet", never dropped. */
+/** A section that could not run, and why (e.g. PostgreSQL would not start): printed, never dropped. */
 export interface Unavailable {
   readonly title: string;
   readonly unavailable: string;

@@ -1,3 +1,4 @@
+import { createPool, type Lease } from '@enhanced-pool/pool';
 import genericPool from 'generic-pool';
 import PgPool from 'pg-pool';
 import { Pool as TarnPool } from 'tarn';
@@ -10,7 +11,6 @@ import {
   type MemoryResource,
   memoryFactory,
 } from './memory.js';
-import { loadPool } from './ours.js';
 import type { SectionOutput } from './section.js';
 import { formatMs, type Table } from './table.js';
 
@@ -45,11 +45,9 @@ interface SpikePool {
 
 type Settings = Required<SpikeBenchOptions>;
 
-async function ourSpikePool(settings: Settings): Promise<SpikePool | string> {
-  const loaded = await loadPool();
-  if ('missing' in loaded) return loaded.missing;
+async function ourSpikePool(settings: Settings): Promise<SpikePool> {
   const driver = createMemoryDriver(settings.connectMs);
-  const pool = loaded.module.createPool({
+  const pool = createPool({
     driver,
     minSize: settings.minSize,
     maxSize: settings.maxSize,
@@ -62,7 +60,7 @@ async function ourSpikePool(settings: Settings): Promise<SpikePool | string> {
     configuration: `minSize ${settings.minSize}, maxSize ${settings.maxSize}, acquireTimeoutMs ${settings.deadlineMs}`,
     acquire: () => pool.acquire(),
     release: (handle) => {
-      (handle as { release(): unknown }).release();
+      (handle as Lease<MemoryResource>).release();
     },
     counters: () => ({
       connects: driver.counters.connects,
@@ -204,7 +202,7 @@ export async function runSpikeBench(options: SpikeBenchOptions = {}): Promise<Se
     deadlineMs: options.deadlineMs ?? 1_000,
     settleMs: options.settleMs ?? 500,
   };
-  const makers: (() => Promise<SpikePool | string> | SpikePool)[] = [
+  const makers: (() => Promise<SpikePool> | SpikePool)[] = [
     () => ourSpikePool(settings),
     () => tarnSpikePool(settings),
     () => genericSpikePool(settings),
@@ -213,10 +211,6 @@ export async function runSpikeBench(options: SpikeBenchOptions = {}): Promise<Se
   const rows: string[][] = [];
   for (const make of makers) {
     const pool = await make();
-    if (typeof pool === 'string') {
-      rows.push(['enhanced-pool', `not available yet: ${pool}`, '', '', '', '', '']);
-      continue;
-    }
     try {
       const figures = await spike(pool, settings);
       rows.push([

@@ -28,9 +28,9 @@ export function renderTable(table: Table, machine: MachineInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A section that could not run (a package not landed, no PostgreSQL): said, never hidden. */
+/** A section that could not run (no PostgreSQL here): said, never hidden. */
 export function renderUnavailable(title: string, reason: string): string {
-  return `### ${title}\n\nnot available yet: ${reason}\n`;
+  return `### ${title}\n\nnot available: ${reason}\n`;
 }
 
 /** `12.3 M`, `845 k`, `912`: operations per second at a glance. */
