@@ -414,7 +414,8 @@ export class EnhancedConnectionPool<TConnection>
 
     this.checkClosed();
     if (this.state === CLOSING) {
-      this.closeTimer = this.clock.setTimeout(this.forceClose, timerDelay(timeoutMs));
+      if (timeoutMs === 0) this.forceClose();
+      else this.closeTimer = this.clock.setTimeout(this.forceClose, timerDelay(timeoutMs));
     }
     return this.closePromise;
   }
