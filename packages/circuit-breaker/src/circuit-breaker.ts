@@ -257,8 +257,14 @@ class Subscription implements Disposable {
 function createWindow(options: ResolvedCircuitBreakerOptions): OutcomeWindow {
   const window = options.window;
   if (window.kind === 'consecutive') return new ConsecutiveWindow(window.failures);
-  if (window.kind === 'count') return new CountWindow(window.size, options);
-  return new TimeWindow(window.durationMs, window.buckets, options);
+  // A copy of the three numbers, so the window doesn't keep the whole options object alive.
+  const thresholds = {
+    failureRateThreshold: options.failureRateThreshold,
+    slowCallRateThreshold: options.slowCallRateThreshold,
+    minimumCalls: options.minimumCalls,
+  };
+  if (window.kind === 'count') return new CountWindow(window.size, thresholds);
+  return new TimeWindow(window.durationMs, window.buckets, thresholds);
 }
 
 function isValidDuration(value: unknown): value is number {
@@ -266,6 +272,11 @@ function isValidDuration(value: unknown): value is number {
 }
 
 const FALLBACK_OPEN_DURATION_MS = 10_000;
+
+// Shared by every breaker until it gets a listener or a trial: an idle breaker allocates nothing
+// it doesn't need (10,000 breakers, one per tenant database, must stay cheap).
+const NO_LISTENERS: readonly never[] = Object.freeze([]);
+const NO_TRIALS: readonly BreakerPermit[] = Object.freeze([]);
 
 class Breaker implements CircuitBreaker {
   readonly name: string | undefined;
@@ -279,6 +290,8 @@ class Breaker implements CircuitBreaker {
   private readonly windowNeedsClock: boolean;
   private readonly halfOpenPermits: number;
   private readonly probeTimeoutMs: number;
+  private readonly openDurationMs: ResolvedCircuitBreakerOptions['openDurationMs'];
+  private readonly random: () => number;
   private readonly context: ExecutionContext;
 
   private current: CircuitState = 'closed';
@@ -291,7 +304,8 @@ class Breaker implements CircuitBreaker {
   private isolations = 0;
   /** Bumped by reset(): older isolation handles no longer count. */
   private isolationEpoch = 0;
-  private trials: BreakerPermit[] = [];
+  /** Half-open trials in flight (at most `halfOpenPermits`); replaced, never mutated. */
+  private trials: readonly BreakerPermit[] = NO_TRIALS;
   private trialSuccesses = 0;
 
   private calls = 0;
@@ -303,11 +317,11 @@ class Breaker implements CircuitBreaker {
   private staleOutcomes = 0;
   private probeTimeouts = 0;
 
-  private stateChangeListeners: readonly CircuitBreakerListener<'stateChange'>[] = [];
-  private rejectedListeners: readonly CircuitBreakerListener<'rejected'>[] = [];
-  private outcomeListeners: readonly CircuitBreakerListener<'outcome'>[] = [];
+  private stateChangeListeners: readonly CircuitBreakerListener<'stateChange'>[] = NO_LISTENERS;
+  private rejectedListeners: readonly CircuitBreakerListener<'rejected'>[] = NO_LISTENERS;
+  private outcomeListeners: readonly CircuitBreakerListener<'outcome'>[] = NO_LISTENERS;
 
-  constructor(private readonly options: ResolvedCircuitBreakerOptions) {
+  constructor(options: ResolvedCircuitBreakerOptions) {
     this.name = options.name;
     this.clock = options.clock;
     this.window = createWindow(options);
@@ -317,6 +331,8 @@ class Breaker implements CircuitBreaker {
     this.windowNeedsClock = options.window.kind === 'time';
     this.halfOpenPermits = options.halfOpenPermits;
     this.probeTimeoutMs = options.halfOpenProbeTimeoutMs;
+    this.openDurationMs = options.openDurationMs;
+    this.random = options.random;
     this.context = neverAbortedContext();
     const now = this.clock.now();
     this.enteredAt = now;
@@ -505,7 +521,7 @@ class Breaker implements CircuitBreaker {
     const now = this.clock.now();
     const permit = new BreakerPermit(this, this.generation, true, now);
     permit.deadline = now + this.probeTimeoutMs;
-    this.trials.push(permit);
+    this.trials = [...this.trials, permit];
     const handle = this.clock.setTimeout(() => this.expire(permit), this.probeTimeoutMs);
     unrefTimer(handle);
     permit.timer = handle;
@@ -786,8 +802,10 @@ class Breaker implements CircuitBreaker {
   }
 
   private removeTrial(trial: BreakerPermit): void {
-    const index = this.trials.indexOf(trial);
-    if (index !== -1) this.trials.splice(index, 1);
+    if (this.trials.includes(trial)) {
+      this.trials =
+        this.trials.length === 1 ? NO_TRIALS : this.trials.filter((other) => other !== trial);
+    }
     if (trial.timer !== undefined) {
       this.clock.clearTimeout(trial.timer);
       trial.timer = undefined;
@@ -797,11 +815,11 @@ class Breaker implements CircuitBreaker {
   // --- transitions -----------------------------------------------------------------------
 
   private openDuration(attempt: number): number {
-    const option = this.options.openDurationMs;
+    const option = this.openDurationMs;
     if (typeof option === 'number') return option;
     let duration: unknown;
     try {
-      duration = option(attempt, this.options.random);
+      duration = option(attempt, this.random);
     } catch (error) {
       surface(error);
       return FALLBACK_OPEN_DURATION_MS;
@@ -868,7 +886,7 @@ class Breaker implements CircuitBreaker {
         trial.timer = undefined;
       }
     }
-    this.trials = [];
+    this.trials = NO_TRIALS;
     this.trialSuccesses = 0;
   }
 }

@@ -10,12 +10,15 @@ import {
 } from './outcome-window.js';
 import type { CountWindowSnapshot, RecordedCall, WindowSnapshot } from './snapshot.js';
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * The last `size` calls, in a ring buffer of one byte per call with running totals: recording a
- * call is O(1) and allocates nothing, however large the window.
+ * call is O(1) and allocates nothing, however large the window. The buffer is allocated on the
+ * first record, so a breaker that never saw a call holds none.
  */
 export class CountWindow implements OutcomeWindow {
-  private readonly ring: Uint8Array;
+  private ring: Uint8Array = EMPTY;
   private head = 0;
   private filled = 0;
   private failures = 0;
@@ -24,11 +27,10 @@ export class CountWindow implements OutcomeWindow {
   constructor(
     private readonly size: number,
     private readonly thresholds: RateThresholds,
-  ) {
-    this.ring = new Uint8Array(size);
-  }
+  ) {}
 
   record(flags: number): Trip {
+    if (this.ring === EMPTY) this.ring = new Uint8Array(this.size);
     const ring = this.ring;
     const head = this.head;
     if (this.filled === this.size) {
@@ -50,7 +52,7 @@ export class CountWindow implements OutcomeWindow {
   }
 
   reset(): void {
-    this.ring.fill(0);
+    this.ring = EMPTY;
     this.head = 0;
     this.filled = 0;
     this.failures = 0;
@@ -71,6 +73,7 @@ export class CountWindow implements OutcomeWindow {
     this.reset();
     if (snapshot.kind !== 'count') return;
     const calls = snapshot.calls;
+    if (calls.length > 0) this.ring = new Uint8Array(this.size);
     for (let index = Math.max(0, calls.length - this.size); index < calls.length; index += 1) {
       const flags = calls[index] as number;
       this.ring[this.head] = flags;

@@ -172,6 +172,9 @@ export interface ResolvedCircuitBreakerOptions {
   readonly initialState: CircuitBreakerSnapshot | undefined;
 }
 
+/** Looks `Math.random` up per call, so a test that stubs it after construction still works. */
+const defaultRandom = (): number => Math.random();
+
 /** Node clamps longer timer delays to 1 ms; a probe deadline must not wrap around. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -337,8 +340,7 @@ export function resolveCircuitBreakerOptions(
     clock,
     random:
       functionOption<() => number>('random', options.random, 'a function returning [0, 1)') ??
-      // Looked up per call, so a test that stubs Math.random after construction still works.
-      (() => Math.random()),
+      defaultRandom,
     name,
     initialState:
       options.initialState === undefined ? undefined : parseSnapshot(options.initialState),

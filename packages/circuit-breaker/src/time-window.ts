@@ -10,6 +10,8 @@ import {
 } from './outcome-window.js';
 import type { TimeWindowSnapshot, WindowSnapshot } from './snapshot.js';
 
+const EMPTY = new Float64Array(0);
+
 /**
  * The calls of the last `durationMs`, in `buckets` buckets of `durationMs / buckets` each.
  *
@@ -19,9 +21,11 @@ import type { TimeWindowSnapshot, WindowSnapshot } from './snapshot.js';
  */
 export class TimeWindow implements OutcomeWindow {
   private readonly bucketMs: number;
-  private readonly calls: Float64Array;
-  private readonly failures: Float64Array;
-  private readonly slowCalls: Float64Array;
+  /**
+   * `[calls, failures, slowCalls]` per bucket, one buffer for the three; allocated on the first
+   * record so an idle breaker holds none.
+   */
+  private counts: Float64Array = EMPTY;
   /** Index of the newest bucket on the clock's scale (`floor(now / bucketMs)`). */
   private newest = Number.NEGATIVE_INFINITY;
   private totalCalls = 0;
@@ -34,14 +38,16 @@ export class TimeWindow implements OutcomeWindow {
     private readonly thresholds: RateThresholds,
   ) {
     this.bucketMs = durationMs / buckets;
-    this.calls = new Float64Array(buckets);
-    this.failures = new Float64Array(buckets);
-    this.slowCalls = new Float64Array(buckets);
   }
 
   private slot(epoch: number): number {
     const slot = epoch % this.buckets;
     return slot < 0 ? slot + this.buckets : slot;
+  }
+
+  /** The count at `index` of the buffer (0 while it is not allocated). */
+  private at(index: number): number {
+    return this.counts[index] ?? 0;
   }
 
   /** Clears the buckets that fell out of the window by `now`; returns the newest bucket's slot. */
@@ -51,40 +57,44 @@ export class TimeWindow implements OutcomeWindow {
     if (epoch <= this.newest) return this.slot(this.newest);
     if (epoch - this.newest >= this.buckets) {
       this.clear();
-    } else {
+    } else if (this.counts !== EMPTY) {
+      const counts = this.counts;
       for (let passed = this.newest + 1; passed <= epoch; passed += 1) {
-        const slot = this.slot(passed);
-        this.totalCalls -= this.calls[slot] as number;
-        this.totalFailures -= this.failures[slot] as number;
-        this.totalSlowCalls -= this.slowCalls[slot] as number;
-        this.calls[slot] = 0;
-        this.failures[slot] = 0;
-        this.slowCalls[slot] = 0;
+        const offset = this.slot(passed) * 3;
+        this.totalCalls -= counts[offset] as number;
+        this.totalFailures -= counts[offset + 1] as number;
+        this.totalSlowCalls -= counts[offset + 2] as number;
+        counts[offset] = 0;
+        counts[offset + 1] = 0;
+        counts[offset + 2] = 0;
       }
     }
     this.newest = epoch;
     return this.slot(epoch);
   }
 
+  /** Everything expired: the buffer goes too, so a breaker idle for a window costs nothing. */
   private clear(): void {
-    this.calls.fill(0);
-    this.failures.fill(0);
-    this.slowCalls.fill(0);
+    this.counts = EMPTY;
     this.totalCalls = 0;
     this.totalFailures = 0;
     this.totalSlowCalls = 0;
   }
 
+  private add(slot: number, calls: number, failures: number, slowCalls: number): void {
+    if (this.counts === EMPTY) this.counts = new Float64Array(this.buckets * 3);
+    const offset = slot * 3;
+    const counts = this.counts;
+    counts[offset] = (counts[offset] as number) + calls;
+    counts[offset + 1] = (counts[offset + 1] as number) + failures;
+    counts[offset + 2] = (counts[offset + 2] as number) + slowCalls;
+    this.totalCalls += calls;
+    this.totalFailures += failures;
+    this.totalSlowCalls += slowCalls;
+  }
+
   record(flags: number, now: number): Trip {
-    const slot = this.advance(now);
-    const failed = flags & FAILED;
-    const slow = (flags & SLOW) >> 1;
-    (this.calls[slot] as number) += 1;
-    (this.failures[slot] as number) += failed;
-    (this.slowCalls[slot] as number) += slow;
-    this.totalCalls += 1;
-    this.totalFailures += failed;
-    this.totalSlowCalls += slow;
+    this.add(this.advance(now), 1, flags & FAILED, (flags & SLOW) >> 1);
     return rateTrip(this.totalCalls, this.totalFailures, this.totalSlowCalls, this.thresholds);
   }
 
@@ -102,12 +112,8 @@ export class TimeWindow implements OutcomeWindow {
     this.advance(now);
     const buckets: [number, number, number][] = [];
     for (let age = this.buckets - 1; age >= 0; age -= 1) {
-      const slot = this.slot(this.newest - age);
-      buckets.push([
-        this.calls[slot] as number,
-        this.failures[slot] as number,
-        this.slowCalls[slot] as number,
-      ]);
+      const offset = this.slot(this.newest - age) * 3;
+      buckets.push([this.at(offset), this.at(offset + 1), this.at(offset + 2)]);
     }
     return {
       kind: 'time',
@@ -129,14 +135,8 @@ export class TimeWindow implements OutcomeWindow {
     const count = snapshot.buckets.length;
     snapshot.buckets.forEach(([calls, failures, slowCalls], index) => {
       const epoch = newest - (count - 1 - index);
-      if (epoch > this.newest || this.newest - epoch >= this.buckets) return;
-      const slot = this.slot(epoch);
-      (this.calls[slot] as number) += calls;
-      (this.failures[slot] as number) += failures;
-      (this.slowCalls[slot] as number) += slowCalls;
-      this.totalCalls += calls;
-      this.totalFailures += failures;
-      this.totalSlowCalls += slowCalls;
+      if (calls === 0 || epoch > this.newest || this.newest - epoch >= this.buckets) return;
+      this.add(this.slot(epoch), calls, failures, slowCalls);
     });
   }
 }
