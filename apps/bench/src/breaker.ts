@@ -42,7 +42,7 @@ const OPEN_MS = 30_000;
 
 interface Contender {
   readonly name: string;
-  readonly library: 'ours' | 'opossum' | 'cockatiel';
+  readonly library: 'floor' | 'ours' | 'opossum' | 'cockatiel';
   readonly configuration: string;
   /** Builds one breaker and returns a function that runs `work` through it once. */
   create(): { execute(): Promise<unknown>; dispose(): void };
@@ -176,14 +176,22 @@ export async function runBreakerBench(options: BreakerBenchOptions = {}): Promis
   const idleCount = options.idleBreakers ?? 10_000;
   const ours = ourContenders();
   const peers = peerContenders();
-  const contenders = [...ours, ...peers];
+  const floor: Contender = {
+    name: 'floor: no breaker',
+    library: 'floor',
+    configuration: '`await work()` directly: the cost of the loop itself',
+    create: () => ({ execute: work, dispose: () => {} }),
+  };
+  const contenders = [floor, ...ours, ...peers];
 
   const cells = contenders.map((contender) => toCell(contender, chunk));
   const results = await measureCells(cells, timing);
   for (const cell of cells) cell.dispose();
 
   const fastestPeer = Math.max(
-    ...results.filter((_, index) => contenders[index]!.library !== 'ours').map((r) => r.median),
+    ...results
+      .filter((_, index) => ['opossum', 'cockatiel'].includes(contenders[index]!.library))
+      .map((r) => r.median),
   );
   const bestOf = (library: Contender['library']): number =>
     Math.max(
@@ -202,7 +210,8 @@ export async function runBreakerBench(options: BreakerBenchOptions = {}): Promis
     notes: [
       `Method: \`await breaker.execute(() => Promise.resolve(1))\` in a serial loop (opossum: \`fire()\` of that action); ${timing.warmupMs} ms warm-up, then ≥ ${timing.durationMs} ms timed with process.hrtime.bigint(), median of ${timing.runs} runs, cells interleaved.`,
       'Every breaker stays closed (the action never fails); thresholds are the same where the libraries allow: 5 consecutive failures, or 50 % of the last 20 calls, 30 s open.',
-      `Targets: ≥ 3× opossum, ≥ 1.5× cockatiel. Best enhanced-pool row vs best opossum row: ${formatRatio(bestOf('ours') / bestOf('opossum'))}; vs best cockatiel row: ${formatRatio(bestOf('ours') / bestOf('cockatiel'))}. Defaults vs best opossum: ${formatRatio(results[0]!.median / bestOf('opossum'))}; vs best cockatiel: ${formatRatio(results[0]!.median / bestOf('cockatiel'))}.`,
+      'The floor row is the same loop with no breaker: every breaker pays that cost too, so it bounds how far apart two breakers can measure.',
+      `Targets: ≥ 3× opossum, ≥ 1.5× cockatiel. Best enhanced-pool row vs best opossum row: ${formatRatio(bestOf('ours') / bestOf('opossum'))}; vs best cockatiel row: ${formatRatio(bestOf('ours') / bestOf('cockatiel'))}. Defaults vs best opossum: ${formatRatio(results[1]!.median / bestOf('opossum'))}; vs best cockatiel: ${formatRatio(results[1]!.median / bestOf('cockatiel'))}.`,
     ],
   };
 
