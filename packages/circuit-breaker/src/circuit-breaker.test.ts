@@ -821,7 +821,7 @@ describe('timers', () => {
     clock.advance(60_000);
     expect(breakers.every((breaker) => breaker.state !== 'isolated')).toBe(true);
     expect(clock.pendingTimers()).toBe(0);
-  });
+  }, 60_000);
 
   it('uses the global timers lazily by default, so vitest fake timers drive it', async () => {
     const breaker = createCircuitBreaker({
