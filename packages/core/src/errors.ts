@@ -12,7 +12,10 @@ export type EnhancedPoolErrorCode =
   | 'INVALID_RELEASE'
   | 'CONNECT_FAILED'
   | 'CIRCUIT_OPEN'
-  | 'VALIDATION_FAILED';
+  | 'VALIDATION_FAILED'
+  // Thrown by the standalone circuit breaker, which carries the same brand but can't import core.
+  | 'BROKEN_CIRCUIT'
+  | 'PERMIT_ALREADY_REPORTED';
 
 const BRAND: unique symbol = Symbol.for('@enhanced-pool/error') as never;
 
