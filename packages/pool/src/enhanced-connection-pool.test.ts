@@ -5,11 +5,10 @@ import {
   type Driver,
   InvalidReleaseError,
   type Logger,
-  PoolClosedError,
   PoolExhaustedError,
 } from '@enhanced-pool/core';
 import { type FakeConnection, FakeDriverError } from '@enhanced-pool/testing';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHarness, ignoringConnectAbort, track, warm } from '../test/pool-harness.js';
 import { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
 import type { PoolEvents } from './pool-events.js';
