@@ -23,10 +23,11 @@ export interface PgDriver<TClient extends PgClientLike = PgClientLike> extends D
   readonly name: 'pg';
   /**
    * Rolls back an open or failed transaction; no round trip when the client is idle outside a
-   * transaction. Rejects (so the pool discards the connection) when the connection is broken,
-   * a query is still running on it, or the `ROLLBACK` fails or times out. Session settings,
-   * temporary tables and prepared statements are kept: `DISCARD ALL` would cost a round trip
-   * per release and break `pg`'s client-side cache of prepared statements.
+   * transaction. A query still on the wire (e.g. one the borrower did not await) is waited for,
+   * within `validationTimeoutMs`, and rolled back after. Rejects (so the pool discards the
+   * connection) when the connection is broken or the `ROLLBACK` fails or times out. Session
+   * settings, temporary tables and prepared statements are kept: `DISCARD ALL` would cost a
+   * round trip per release and break `pg`'s client-side cache of prepared statements.
    */
   reset(connection: TClient, options: DriverCallOptions): Promise<void>;
   /**
@@ -157,13 +158,10 @@ export function createPgDriver<TClient extends PgClientLike = PgClientLike>(
     async reset(client: TClient, { signal }: DriverCallOptions): Promise<void> {
       signal.throwIfAborted();
       if (isBroken(client)) throw brokenError(client);
-      if (client.readyForQuery === false) {
-        markBroken(client);
-        throw new Error(
-          'Connection returned while a query was still running on it; it will not be reused',
-        );
-      }
-      if (client.getTransactionStatus?.() === 'I') return;
+      // pg settles a failed query on ErrorResponse, before the server's ReadyForQuery: a
+      // connection released right after a query error still has readyForQuery false and a stale
+      // status for a moment. The ROLLBACK then queues behind it (or behind a query left running).
+      if (client.readyForQuery !== false && client.getTransactionStatus?.() === 'I') return;
       try {
         await withDeadline(
           client.query('ROLLBACK'),

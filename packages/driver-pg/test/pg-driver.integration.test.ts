@@ -116,10 +116,20 @@ describe('driver-pg against a real PostgreSQL', () => {
       { n: 0 },
     ]);
 
+    // Released the moment a query fails: pg rejects before the server says it is ready again.
     await client.query('BEGIN');
     const failed = await rejectionOf(client.query('SELECT 1 / 0'));
     expect(driver.classifyError(failed)).toBe('query');
     await driver.reset(client, { signal: signal() });
+    expect(client.getTransactionStatus?.()).toBe('I');
+    expect(driver.isBroken(client)).toBe(false);
+
+    // Released with a statement still running (the borrower did not await it).
+    await client.query('BEGIN');
+    const abandoned = client.query('SELECT pg_sleep(0.2)');
+    await driver.reset(client, { signal: signal() });
+    await abandoned;
+    expect(client.getTransactionStatus?.()).toBe('I');
     await driver.validate(client, { signal: signal() });
   });
 
