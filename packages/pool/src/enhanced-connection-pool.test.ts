@@ -6,6 +6,7 @@ import {
   InvalidReleaseError,
   type Logger,
   PoolExhaustedError,
+  ValidationError,
 } from '@enhanced-pool/core';
 import { type FakeConnection, FakeDriverError } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
@@ -381,6 +382,19 @@ describe('hand-out rules', () => {
       poolSize: 1,
       destroyedByReason: expect.objectContaining({ 'validation-failed': 1 }),
     });
+  });
+
+  it('reports a failed validation as a ValidationError with the driver reason', async () => {
+    const harness = createHarness({ validateAfterIdleMs: 0 });
+    await warm(harness, 1);
+    const destroyed: PoolEvents['connectionDestroyed'][] = [];
+    harness.pool.on('connectionDestroyed', (event) => destroyed.push(event));
+    harness.driver.failNextValidations(1, 'timeout');
+    await harness.pool.acquire();
+    expect(destroyed).toHaveLength(1);
+    expect(destroyed[0]?.reason).toBe('validation-failed');
+    expect(ValidationError.isInstance(destroyed[0]?.error)).toBe(true);
+    expect(destroyed[0]?.error).toMatchObject({ code: 'VALIDATION_FAILED', reason: 'timeout' });
   });
 
   it('opens a new connection when every idle one is dead (killed on the server)', async () => {

@@ -19,6 +19,7 @@ import {
   TypedEmitter,
   toDisposable,
   unrefTimer,
+  ValidationError,
 } from '@enhanced-pool/core';
 import {
   CHECKING,
@@ -692,6 +693,7 @@ export class EnhancedConnectionPool<TConnection>
         ...this.logContext,
         error: errorMessage(error),
       });
+      error = new ValidationError(this.classify(error), error);
     }
     if (waiter.phase === VALIDATING) {
       // Replace it within the same deadline: back to the head of the queue, then serve it from
@@ -1111,7 +1113,7 @@ export class EnhancedConnectionPool<TConnection>
         await driver.validate(record.connection, this.closeCallOptions);
       } catch (error) {
         failure = 'validation-failed';
-        cause = error;
+        cause = new ValidationError(this.classify(error), error);
       }
     }
     if (record.state !== RELEASING) return;
