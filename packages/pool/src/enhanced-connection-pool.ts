@@ -21,15 +21,7 @@ import {
   unrefTimer,
   ValidationError,
 } from '@enhanced-pool/core';
-import {
-  CHECKING,
-  ConnectionRecord,
-  DESTROYED,
-  IDLE,
-  LEASED,
-  RELEASING,
-} from './connection-record.js';
-import { ACTIVE, type Lease, type LeaseOwner, PoolLease, RELEASED, REVOKED } from './lease.js';
+import type { Lease } from './lease.js';
 import type {
   AcquireOptions,
   CloseOptions,
@@ -45,6 +37,19 @@ import {
   resolvePoolOptions,
 } from './pool-options.js';
 import type { PoolStats } from './pool-stats.js';
+import {
+  ACTIVE,
+  CHECKING,
+  ConnectionRecord,
+  DESTROYED,
+  IDLE,
+  LEASED,
+  type LeaseOwner,
+  PoolLease,
+  RELEASED,
+  RELEASING,
+  REVOKED,
+} from './pooled-connection.js';
 
 const OPEN = 0;
 const CLOSING = 1;

@@ -1,3 +1,16 @@
+// The errors the pool throws, so catching them needs no direct dependency on core.
+export {
+  AcquireTimeoutError,
+  ConnectError,
+  EnhancedPoolError,
+  type EnhancedPoolErrorCode,
+  InvalidOptionError,
+  InvalidReleaseError,
+  type InvalidReleaseReason,
+  PoolClosedError,
+  PoolExhaustedError,
+  ValidationError,
+} from '@enhanced-pool/core';
 export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
 export type { Lease } from './lease.js';
 export type {

@@ -1,6 +1,3 @@
-import { InvalidReleaseError } from '@enhanced-pool/core';
-import type { ConnectionRecord } from './connection-record.js';
-
 /**
  * One borrowing of a connection. Hand it back exactly once with `release()` (or `destroy()` if
  * the connection is suspect); `await using lease = await pool.acquire()` does that for you.
@@ -32,69 +29,4 @@ export interface Lease<TConnection> {
   destroy(error?: unknown): void;
   /** Releases unless already released or destroyed, so `await using` is always safe. */
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** The pool's side of a lease: what `release()` and `destroy()` call. @internal */
-export interface LeaseOwner<TConnection> {
-  releaseLease(lease: PoolLease<TConnection>): void;
-  destroyLease(lease: PoolLease<TConnection>, error: unknown): void;
-}
-
-export const ACTIVE = 0;
-export const RELEASED = 1;
-/** The pool closed the connection under the holder (close() deadline); release is a no-op. */
-export const REVOKED = 2;
-export type LeaseState = typeof ACTIVE | typeof RELEASED | typeof REVOKED;
-
-const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
-const resolved = Promise.resolve();
-
-/**
- * The lease implementation: one small object per acquire, methods on the prototype, so the
- * hot path allocates nothing else.
- *
- * @internal
- */
-export class PoolLease<TConnection> implements Lease<TConnection> {
-  state: LeaseState = ACTIVE;
-  /** Where it was acquired, captured only while leak detection is on. */
-  stack: string | undefined = undefined;
-  leakReported = false;
-
-  constructor(
-    readonly owner: LeaseOwner<TConnection>,
-    readonly record: ConnectionRecord<TConnection>,
-    readonly id: number,
-    readonly isNew: boolean,
-    readonly acquiredAt: number,
-  ) {}
-
-  get connection(): TConnection {
-    if (this.state === RELEASED) {
-      throw new InvalidReleaseError(
-        'use-after-release',
-        `Lease ${this.id} was already released; its connection may belong to someone else now`,
-      );
-    }
-    return this.record.connection;
-  }
-
-  release(): void {
-    this.owner.releaseLease(this);
-  }
-
-  destroy(error?: unknown): void {
-    this.owner.destroyLease(this, error);
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    if (this.state !== RELEASED) this.release();
-    return resolved;
-  }
-
-  /** Never prints the connection: client objects can hold credentials. */
-  [inspectSymbol](): string {
-    const state = ['active', 'released', 'revoked'][this.state];
-    return `Lease { id: ${this.id}, connectionId: ${this.record.id}, state: '${state}' }`;
-  }
 }

@@ -1,0 +1,118 @@
+import { InvalidReleaseError } from '@enhanced-pool/core';
+import type { Lease } from './lease.js';
+
+/*
+ * The pool's internal view of a connection and of one lease on it. They refer to each other,
+ * so they live in one file.
+ */
+
+/** Where a pooled connection is. Numbers, not strings: compared on every acquire and release. */
+export const IDLE = 0;
+export const LEASED = 1;
+/** Being validated before it is handed to a waiter. */
+export const CHECKING = 2;
+/** Being reset (or validated) after a release. */
+export const RELEASING = 3;
+export const DESTROYED = 4;
+export type RecordState =
+  | typeof IDLE
+  | typeof LEASED
+  | typeof CHECKING
+  | typeof RELEASING
+  | typeof DESTROYED;
+
+/**
+ * The pool's bookkeeping for one physical connection. It is also the node of the idle list
+ * (`older` / `newer`), so moving a connection in and out of idle allocates nothing and removing
+ * one from the middle (the reaper, a health check) is O(1).
+ *
+ * @internal
+ */
+export class ConnectionRecord<TConnection> {
+  state: RecordState = IDLE;
+  /** How many times it was leased. */
+  uses = 0;
+  /** Clock reading when it last became idle (or was validated). */
+  idleSince: number;
+  /** The lease holding it, while `state` is LEASED. */
+  lease: PoolLease<TConnection> | undefined = undefined;
+  /** Neighbour released before this one (toward the reaped end of the idle list). */
+  older: ConnectionRecord<TConnection> | undefined = undefined;
+  /** Neighbour released after this one (toward the handed-out end). */
+  newer: ConnectionRecord<TConnection> | undefined = undefined;
+
+  constructor(
+    readonly connection: TConnection,
+    readonly id: number,
+    readonly createdAt: number,
+    /** Clock reading from which it must not be handed out again; `Infinity` for never. */
+    readonly expiresAt: number,
+  ) {
+    this.idleSince = createdAt;
+  }
+}
+
+/** The pool's side of a lease: what `release()` and `destroy()` call. @internal */
+export interface LeaseOwner<TConnection> {
+  releaseLease(lease: PoolLease<TConnection>): void;
+  destroyLease(lease: PoolLease<TConnection>, error: unknown): void;
+}
+
+export const ACTIVE = 0;
+export const RELEASED = 1;
+/** The pool closed the connection under the holder (close() deadline); release is a no-op. */
+export const REVOKED = 2;
+export type LeaseState = typeof ACTIVE | typeof RELEASED | typeof REVOKED;
+
+const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
+const resolved = Promise.resolve();
+
+/**
+ * The lease implementation: one small object per acquire, methods on the prototype, so the
+ * hot path allocates nothing else.
+ *
+ * @internal
+ */
+export class PoolLease<TConnection> implements Lease<TConnection> {
+  state: LeaseState = ACTIVE;
+  /** Where it was acquired, captured only while leak detection is on. */
+  stack: string | undefined = undefined;
+  leakReported = false;
+
+  constructor(
+    readonly owner: LeaseOwner<TConnection>,
+    readonly record: ConnectionRecord<TConnection>,
+    readonly id: number,
+    readonly isNew: boolean,
+    readonly acquiredAt: number,
+  ) {}
+
+  get connection(): TConnection {
+    if (this.state === RELEASED) {
+      throw new InvalidReleaseError(
+        'use-after-release',
+        `Lease ${this.id} was already released; its connection may belong to someone else now`,
+      );
+    }
+    return this.record.connection;
+  }
+
+  release(): void {
+    this.owner.releaseLease(this);
+  }
+
+  destroy(error?: unknown): void {
+    this.owner.destroyLease(this, error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    if (this.state !== RELEASED) this.release();
+    return resolved;
+  }
+
+  /** Never prints the connection: client objects can hold credentials. */
+  [inspectSymbol](): string {
+    const state = ['active', 'released', 'revoked'][this.state];
+    return `Lease { id: ${this.id}, connectionId: ${this.record.id}, state: '${state}' }`;
+  }
+}
