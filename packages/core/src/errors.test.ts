@@ -68,6 +68,12 @@ describe('error family', () => {
     expect(error).toMatchObject({ option: 'acquireTimeoutMs', value: -5, allowed: 'a number ≥ 0' });
   });
 
+  it('never copies a password from the cause into its own message', () => {
+    const cause = new Error('cannot reach postgres://app:hunter2@db:5432/orders');
+    expect(new ConnectError('connection', cause).message).not.toContain('hunter2');
+    expect(new ValidationError('connection', cause).message).not.toContain('hunter2');
+  });
+
   it('keeps the cause and the driver reason on a connect error', () => {
     const cause = new Error('connect ECONNREFUSED 127.0.0.1:1');
     const error = new ConnectError('connection', cause, { driverName: 'pg' });

@@ -1,4 +1,5 @@
 import type { ErrorReason } from './error-reason.js';
+import { redactSecrets } from './redact.js';
 
 /**
  * Every stable error code in the enhanced-pool family. Codes are part of the public contract:
@@ -53,6 +54,14 @@ function hasCode<T extends EnhancedPoolError>(
   code: EnhancedPoolErrorCode,
 ): error is T {
   return EnhancedPoolError.isInstance(error) && error.code === code;
+}
+
+/**
+ * The cause's message for our own message, with credentials removed: a client library's error
+ * can quote a connection string, and our messages end up in logs.
+ */
+function causeDetail(cause: unknown): string {
+  return cause instanceof Error ? `: ${redactSecrets(cause.message)}` : '';
 }
 
 /** Formats an option value for an error message without dumping large or secret objects. */
@@ -186,7 +195,7 @@ export class ConnectError extends EnhancedPoolError {
 
   constructor(reason: ErrorReason, cause: unknown, options?: { driverName?: string }) {
     const driver = options?.driverName ? ` (${options.driverName})` : '';
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    const detail = causeDetail(cause);
     super('CONNECT_FAILED', `Could not connect${driver}, reason "${reason}"${detail}`, { cause });
     this.reason = reason;
   }
@@ -224,7 +233,7 @@ export class ValidationError extends EnhancedPoolError {
   readonly reason: ErrorReason;
 
   constructor(reason: ErrorReason, cause: unknown) {
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    const detail = causeDetail(cause);
     super('VALIDATION_FAILED', `Connection failed validation, reason "${reason}"${detail}`, {
       cause,
     });
