@@ -1,7 +1,7 @@
 // Checks that dependencies point inward (STYLE.md convention 1), by reading every workspace
 // package.json: core and circuit-breaker have no runtime dependencies, feature packages depend
 // only on core, only `pool` composes siblings, apps may use anything, and there are no cycles.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
 const manifests = new Map();
@@ -18,7 +18,10 @@ const problems = [];
 const runtimeDeps = (name) => {
   const group = manifests.get(name).group;
   const manifest = JSON.parse(
-    readFileSync(new URL(`${group}/${name.replace('@enhanced-pool/', '')}/package.json`, root), 'utf8'),
+    readFileSync(
+      new URL(`${group}/${name.replace('@enhanced-pool/', '')}/package.json`, root),
+      'utf8',
+    ),
   );
   return Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies });
 };
@@ -31,12 +34,16 @@ for (const [name, { group }] of manifests) {
   graph.set(name, internal);
   if (group === 'apps') continue;
   if (STANDALONE.has(name) && runtimeDeps(name).length > 0) {
-    problems.push(`${name} must have no runtime dependencies, has: ${runtimeDeps(name).join(', ')}`);
+    problems.push(
+      `${name} must have no runtime dependencies, has: ${runtimeDeps(name).join(', ')}`,
+    );
   }
   if (!COMPOSERS.has(name)) {
     const siblings = internal.filter((dep) => dep !== '@enhanced-pool/core');
     if (siblings.length > 0) {
-      problems.push(`${name} may depend only on @enhanced-pool/core, depends on ${siblings.join(', ')}`);
+      problems.push(
+        `${name} may depend only on @enhanced-pool/core, depends on ${siblings.join(', ')}`,
+      );
     }
   }
 }
@@ -60,4 +67,6 @@ if (problems.length > 0) {
   console.error(`check-deps: ${problems.length} problem(s)\n- ${problems.join('\n- ')}`);
   process.exit(1);
 }
-console.log(`check-deps: ${manifests.size} workspace packages, dependencies point inward, no cycles`);
+console.log(
+  `check-deps: ${manifests.size} workspace packages, dependencies point inward, no cycles`,
+);
