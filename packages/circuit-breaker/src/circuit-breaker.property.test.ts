@@ -41,6 +41,9 @@ const configArbitrary = fc.record({
   halfOpenPermits: fc.integer({ min: 1, max: 3 }),
   halfOpenProbeTimeoutMs: fc.integer({ min: 50, max: 2_000 }),
   backoff: fc.boolean(),
+  // Without an `outcome` listener (and with slow-call detection off) closed calls take the
+  // unmeasured path; the model below doesn't depend on the listener.
+  outcomeListener: fc.boolean(),
 });
 
 const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
@@ -75,6 +78,8 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
 );
 
 interface PendingCall {
+  /** The model's generation when the call was admitted. */
+  readonly admittedAt: number;
   settle(outcome: Outcome): void;
 }
 
@@ -103,6 +108,11 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
   let state = 'closed' as CircuitState;
   let openUntil = 0;
   let trialsInEpisode = 0;
+  /** State changes so far. */
+  let transitions = 0;
+  /** The breaker's generation: state changes plus resets while closed. Older calls are stale. */
+  let generation = 0;
+  let outcomeEvents = 0;
   let admitted = 0;
   let rejections = 0;
   let isolations: Disposable[] = [];
@@ -112,6 +122,8 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
   breaker.on('stateChange', (event) => {
     if (event.from !== state) violations.push(`change from ${event.from}, model in ${state}`);
     state = event.to;
+    transitions += 1;
+    generation += 1;
     if (event.to === 'open') {
       if (!(Number(event.openDurationMs) >= 0)) violations.push('open without a duration');
       openUntil = clock.now() + Number(event.openDurationMs);
@@ -125,9 +137,15 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
       trialsInEpisode = 0;
     }
   });
-  breaker.on('outcome', (event) => {
-    if (event.trial && !event.stale && event.outcome === 'ignore') trialsInEpisode -= 1;
-  });
+  if (config.outcomeListener) {
+    breaker.on('outcome', () => {
+      outcomeEvents += 1;
+    });
+  }
+  /** An ignored trial that is not stale frees its half-open slot. */
+  const noteIgnored = (trial: boolean, admittedAt: number) => {
+    if (trial && admittedAt === generation) trialsInEpisode -= 1;
+  };
 
   const pending: PendingCall[] = [];
 
@@ -186,13 +204,18 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
         }
         checkAdmission(before, now, 'admitted');
         const startedAt = clock.now();
+        const admittedAt = generation;
         pending.push({
+          admittedAt,
           settle: (outcome) => {
             const elapsed = clock.now() - startedAt;
             if (outcome === 'success') (permit as Permit).success(elapsed);
             else if (outcome === 'slow') (permit as Permit).success(elapsed + SLOW_MS + 1);
             else if (outcome === 'failure') (permit as Permit).failure(new Error('down'));
-            else (permit as Permit).ignore();
+            else {
+              noteIgnored((permit as Permit).trial, admittedAt);
+              (permit as Permit).ignore();
+            }
           },
         });
         break;
@@ -218,11 +241,16 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
         }
         checkAdmission(before, now, 'admitted');
         call.catch(() => {});
+        const trial = state === 'half-open';
+        const admittedAt = generation;
         pending.push({
+          admittedAt,
           settle: (outcome) => {
             if (outcome === 'failure') gate.reject(new Error('down'));
-            else if (outcome === 'ignore' && controller) controller.abort();
-            else if (outcome === 'slow') {
+            else if (outcome === 'ignore' && controller) {
+              noteIgnored(trial, admittedAt);
+              controller.abort();
+            } else if (outcome === 'slow') {
               clock.advance(SLOW_MS + 1);
               gate.resolve('slow');
             } else gate.resolve('ok');
@@ -233,8 +261,15 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
       case 'settle': {
         if (pending.length === 0) break;
         const [call] = pending.splice(action.index % pending.length, 1);
-        call?.settle(action.outcome);
+        if (call === undefined) break;
+        const stale = call.admittedAt !== generation;
+        const transitionsBefore = transitions;
+        call.settle(action.outcome);
         await settled();
+        // A slow execute() advances the clock, which may fire another trial's probe deadline.
+        if (stale && action.outcome !== 'slow') {
+          expect(transitions, 'a stale outcome moved the state').toBe(transitionsBefore);
+        }
         break;
       }
       case 'advance':
@@ -250,6 +285,7 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
         break;
       }
       case 'reset':
+        if (state === 'closed') generation += 1;
         breaker.reset();
         isolations = [];
         break;
@@ -264,6 +300,7 @@ async function run(config: Config, actions: readonly Action[]): Promise<void> {
   const metrics = breaker.metrics();
   expect(violations).toEqual([]);
   expect(metrics.calls).toBe(admitted);
+  if (config.outcomeListener) expect(outcomeEvents).toBe(metrics.calls);
   expect(clock.pendingTimers()).toBe(0);
 }
 

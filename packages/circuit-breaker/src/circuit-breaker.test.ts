@@ -120,6 +120,150 @@ describe('closed', () => {
   });
 });
 
+// A closed call needs no duration unless slow-call detection is on or an `outcome` listener
+// is registered; execute() takes a cheaper path then. Both paths must behave the same.
+const closedPaths: readonly [string, CircuitBreakerOptions][] = [
+  ['unmeasured', {}],
+  ['measured (slow-call detection on)', { slowCallDurationMs: 1_000 }],
+];
+
+describe.each(closedPaths)('closed execute(), %s', (_, pathOptions) => {
+  it('turns a synchronous throw into a rejection, counted before execute() returns', async () => {
+    const { breaker } = setup({ ...pathOptions, window: { kind: 'consecutive', failures: 1 } });
+    const error = failure('sync');
+    let call: Promise<unknown> | undefined;
+    expect(() => {
+      call = breaker.execute(() => {
+        throw error;
+      });
+    }).not.toThrow();
+    expect(breaker.state).toBe('open');
+    expect(breaker.metrics()).toMatchObject({ calls: 1, failures: 1 });
+    await expect(call).rejects.toBe(error);
+  });
+
+  it('adopts plain values and thenables as await would, and returns a native promise', async () => {
+    const { breaker } = setup({ ...pathOptions, window: { kind: 'consecutive', failures: 2 } });
+    class OtherPromise<T> extends Promise<T> {}
+    const results = [
+      breaker.execute(() => undefined),
+      breaker.execute(() => 'sync value'),
+      // Typed as unknown: TypeScript would hold the object to the whole PromiseLike contract.
+      breaker.execute<unknown>(() => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable is what this checks.
+        then: (resolve: (value: number) => void) => resolve(7),
+      })),
+      breaker.execute(() => OtherPromise.resolve('subclass')),
+    ];
+    for (const result of results) expect(result.constructor).toBe(Promise);
+    expect(await Promise.all(results)).toEqual([undefined, 'sync value', 7, 'subclass']);
+    const error = failure('thenable');
+    const rejecting = breaker.execute<unknown>(() => ({
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this checks.
+      then: (_: unknown, reject: (error: unknown) => void) => reject(error),
+    }));
+    await expect(rejecting).rejects.toBe(error);
+    expect(breaker.metrics()).toMatchObject({ calls: 5, successes: 4, failures: 1 });
+  });
+
+  it('counts calls in flight across an opening and a re-close as stale', async () => {
+    const { clock, breaker } = setup({
+      ...pathOptions,
+      window: { kind: 'consecutive', failures: 1 },
+      openDurationMs: 1_000,
+    });
+    const early = deferred<never>();
+    const alsoEarly = deferred<string>();
+    const earlyCall = breaker.execute(() => early.promise);
+    const alsoEarlyCall = breaker.execute(() => alsoEarly.promise);
+    openWithOneFailure(breaker);
+    clock.advance(1_000);
+    acquire(breaker).success();
+    expect(breaker.state).toBe('closed');
+    const current = deferred<never>();
+    const currentCall = breaker.execute(() => current.promise);
+    early.reject(failure('from before the opening'));
+    alsoEarly.resolve('late');
+    await expect(earlyCall).rejects.toThrow('from before the opening');
+    await expect(alsoEarlyCall).resolves.toBe('late');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.metrics()).toMatchObject({ windowCalls: 0, staleOutcomes: 2 });
+    current.reject(failure('now'));
+    await expect(currentCall).rejects.toThrow('now');
+    expect(breaker.state).toBe('open');
+    expect(breaker.metrics()).toMatchObject({ calls: 5, failures: 3, staleOutcomes: 2 });
+  });
+
+  it('after a reset, counts new calls again while the older ones stay stale', async () => {
+    const { breaker } = setup({ ...pathOptions, window: { kind: 'consecutive', failures: 1 } });
+    const before = deferred<never>();
+    const beforeCall = breaker.execute(() => before.promise);
+    breaker.reset();
+    const after = deferred<never>();
+    const afterCall = breaker.execute(() => after.promise);
+    before.reject(failure('before'));
+    await expect(beforeCall).rejects.toThrow('before');
+    expect(breaker.state).toBe('closed');
+    after.reject(failure('after'));
+    await expect(afterCall).rejects.toThrow('after');
+    expect(breaker.state).toBe('open');
+    expect(breaker.metrics()).toMatchObject({ failures: 2, staleOutcomes: 1 });
+  });
+
+  it('counts a call whose fn moved the breaker before returning as stale', async () => {
+    const { breaker } = setup({ ...pathOptions, window: { kind: 'consecutive', failures: 1 } });
+    const resetting = breaker.execute(() => {
+      breaker.reset();
+      return Promise.reject(failure('after the reset'));
+    });
+    await expect(resetting).rejects.toThrow('after the reset');
+    const throwing = breaker.execute(() => {
+      breaker.reset();
+      throw failure('thrown after the reset');
+    });
+    await expect(throwing).rejects.toThrow('thrown after the reset');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.metrics()).toMatchObject({ failures: 2, staleOutcomes: 2 });
+  });
+
+  it('records outcomes in a time window at the time they settle', async () => {
+    const { clock, breaker } = setup({
+      ...pathOptions,
+      window: { kind: 'time', durationMs: 1_000, buckets: 10 },
+      minimumCalls: 2,
+      failureRateThreshold: 0.5,
+    });
+    await expect(breaker.execute(fail())).rejects.toThrow('boom');
+    clock.advance(1_100);
+    await expect(breaker.execute(fail())).rejects.toThrow('boom');
+    expect(breaker.metrics()).toMatchObject({ state: 'closed', windowCalls: 1 });
+    const gate = deferred<never>();
+    const call = breaker.execute(() => gate.promise);
+    clock.advance(50);
+    gate.reject(failure());
+    await expect(call).rejects.toThrow('boom');
+    expect(breaker.state).toBe('open');
+  });
+});
+
+describe('closed execute() durations', () => {
+  it('reports a duration for calls that started with an outcome listener, none for the others', async () => {
+    const { clock, breaker } = setup();
+    const unmeasured = deferred<number>();
+    const unmeasuredCall = breaker.execute(() => unmeasured.promise);
+    const events: OutcomeEvent[] = [];
+    breaker.on('outcome', (event) => events.push(event));
+    const measured = deferred<number>();
+    const measuredCall = breaker.execute(() => measured.promise);
+    clock.advance(30);
+    unmeasured.resolve(1);
+    measured.resolve(2);
+    await Promise.all([unmeasuredCall, measuredCall]);
+    expect(events.map((event) => event.durationMs)).toEqual([undefined, 30]);
+    expect(events.every((event) => event.outcome === 'success' && !event.slow)).toBe(true);
+  });
+});
+
 describe('open', () => {
   it('rejects without calling fn, with retryAfterMs and the last failure', async () => {
     const { clock, breaker } = setup({ window: { kind: 'consecutive', failures: 1 } });

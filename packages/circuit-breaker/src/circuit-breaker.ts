@@ -219,6 +219,31 @@ class BreakerPermit implements Permit {
   }
 }
 
+/**
+ * The two `then` handlers of unmeasured closed calls, made once per breaker generation: a call
+ * knows whether it went stale by which handlers it got, so no per-call closure is needed. A
+ * breaker holds one pair (about 200 bytes) from its first call on; per-call closures instead
+ * measured about 8 % slower.
+ */
+class ClosedHandlers {
+  readonly onSuccess: (value: unknown) => unknown;
+  readonly onFailure: (error: unknown) => never;
+
+  constructor(
+    breaker: Breaker,
+    readonly generation: number,
+  ) {
+    this.onSuccess = (value) => {
+      breaker.settleClosedValue(generation, value);
+      return value;
+    };
+    this.onFailure = (error) => {
+      breaker.settleClosedError(generation, error);
+      throw error;
+    };
+  }
+}
+
 class Isolation implements Disposable {
   private disposed = false;
 
@@ -307,6 +332,8 @@ class Breaker implements CircuitBreaker {
   /** Half-open trials in flight (at most `halfOpenPermits`); replaced, never mutated. */
   private trials: readonly BreakerPermit[] = NO_TRIALS;
   private trialSuccesses = 0;
+  /** The outcome handlers of unmeasured closed calls in the current generation; made lazily. */
+  private closedHandlers: ClosedHandlers | undefined = undefined;
 
   private calls = 0;
   private successes = 0;
@@ -366,7 +393,10 @@ class Breaker implements CircuitBreaker {
     }
     const signal = options === undefined ? undefined : options.signal;
     if (signal !== undefined) return this.executeWithSignal(fn, signal);
-    if (this.current === 'closed') return this.runClosed(fn);
+    if (this.current === 'closed') {
+      if (this.timesCalls || this.outcomeListeners.length !== 0) return this.runClosedTimed(fn);
+      return this.runClosed(fn);
+    }
     const admitted = this.admit();
     if (admitted instanceof BreakerPermit) return this.runPermit(fn, admitted);
     return Promise.reject(admitted);
@@ -552,13 +582,51 @@ class Breaker implements CircuitBreaker {
 
   // --- running ---------------------------------------------------------------------------
 
-  /** The hot path: closed, no signal. No permit object, no closure. */
-  private async runClosed<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>): Promise<T> {
+  /**
+   * The hot path: closed, no signal, no duration needed. No permit, no closure and no async
+   * function per call: the outcome handlers are made once per generation and shared by every
+   * call admitted in it, so they know whether the call went stale without a per-call record.
+   */
+  private runClosed<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>): Promise<T> {
+    // Read before fn runs: fn may move the breaker (reset it, fail another call) synchronously.
     const generation = this.generation;
-    const startedAt = this.startReading();
-    let value: T;
+    let result: T | PromiseLike<T>;
     try {
-      value = await fn(this.context);
+      result = fn(this.context);
+    } catch (error) {
+      this.settleClosed(generation, this.classifyError(error, false), error);
+      return Promise.reject(error);
+    }
+    let handlers = this.closedHandlers;
+    if (handlers === undefined || handlers.generation !== generation) {
+      handlers = new ClosedHandlers(this, generation);
+      this.closedHandlers = handlers;
+    }
+    // Promise.resolve returns a native promise as is, and adopts a value or a thenable the way
+    // `await` would.
+    return Promise.resolve(result).then(handlers.onSuccess as (value: T) => T, handlers.onFailure);
+  }
+
+  /** @internal a closed, unmeasured call settled (see {@link ClosedHandlers}). */
+  settleClosedValue(generation: number, value: unknown): void {
+    this.settleClosed(generation, this.classifyValue(value), undefined);
+  }
+
+  /** @internal a closed, unmeasured call failed (see {@link ClosedHandlers}). */
+  settleClosedError(generation: number, error: unknown): void {
+    this.settleClosed(generation, this.classifyError(error, false), error);
+  }
+
+  /**
+   * Closed, no signal, but the duration matters (slow-call detection, `outcome` listeners): the
+   * handlers close over this call's start, which still costs less than an async function.
+   */
+  private runClosedTimed<T>(fn: (context: ExecutionContext) => T | PromiseLike<T>): Promise<T> {
+    const generation = this.generation;
+    const startedAt = this.clock.now();
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(this.context);
     } catch (error) {
       this.settle(
         generation,
@@ -568,10 +636,32 @@ class Breaker implements CircuitBreaker {
         this.classifyError(error, false),
         error,
       );
-      throw error;
+      return Promise.reject(error);
     }
-    this.settle(generation, undefined, startedAt, Number.NaN, this.classifyValue(value), undefined);
-    return value;
+    return Promise.resolve(result).then(
+      (value) => {
+        this.settle(
+          generation,
+          undefined,
+          startedAt,
+          Number.NaN,
+          this.classifyValue(value),
+          undefined,
+        );
+        return value;
+      },
+      (error: unknown) => {
+        this.settle(
+          generation,
+          undefined,
+          startedAt,
+          Number.NaN,
+          this.classifyError(error, false),
+          error,
+        );
+        throw error;
+      },
+    );
   }
 
   private async runPermit<T>(
@@ -754,6 +844,41 @@ class Breaker implements CircuitBreaker {
         slow,
         error,
         trial: trial !== undefined,
+        stale,
+        probeTimedOut: false,
+      });
+    }
+  }
+
+  /**
+   * {@link Breaker.settle} for a call admitted closed without a start reading: no duration, so
+   * never slow; the clock is read only when a time window needs it.
+   */
+  private settleClosed(generation: number, code: OutcomeCode, error: unknown): void {
+    this.calls += 1;
+    if (code === SUCCESS) this.successes += 1;
+    else if (code === FAILURE) this.failures += 1;
+    else this.ignored += 1;
+
+    const stale = generation !== this.generation;
+    if (stale) {
+      this.staleOutcomes += 1;
+    } else if (code !== IGNORE) {
+      if (code === FAILURE) this.lastFailure = error;
+      const now = this.windowNeedsClock ? this.clock.now() : Number.NaN;
+      const trip = this.window.record(code === FAILURE ? FAILED : 0, now);
+      if (trip !== TRIP_NONE) {
+        this.open(trip === TRIP_FAILURES ? 'failure-threshold' : 'slow-call-threshold');
+      }
+    }
+    if (this.outcomeListeners.length !== 0) {
+      emit(this.outcomeListeners, {
+        name: this.name,
+        outcome: CLASSIFICATIONS[code] as Classification,
+        durationMs: undefined,
+        slow: false,
+        error,
+        trial: false,
         stale,
         probeTimedOut: false,
       });
