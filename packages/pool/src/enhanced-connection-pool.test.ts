@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import {
   AcquireTimeoutError,
+  CircuitOpenError,
   ConnectError,
   type Driver,
   InvalidReleaseError,
@@ -29,6 +30,13 @@ function spyLogger(): Logger & { lines: string[] } {
     error: record('error'),
   };
 }
+
+/**
+ * For tests that count pending timers: the health-check schedule and the sizing tick are the
+ * pool's two background timers by design, so these tests turn them off to see only the timers
+ * the behaviour under test creates.
+ */
+const NO_BACKGROUND = { healthCheckIntervalMs: 0, sizingIntervalMs: 0 } as const;
 
 describe('acquire and release', () => {
   it('opens a connection on demand and hands it back to idle on release', async () => {
@@ -146,6 +154,7 @@ describe('deadline', () => {
 
   it('covers the connect with the same deadline and aborts the connect at it', async () => {
     const { pool, clock, driver } = createHarness({
+      ...NO_BACKGROUND,
       acquireTimeoutMs: 1_000,
       driverOptions: { connectLatencyMs: 5_000 },
     });
@@ -159,7 +168,11 @@ describe('deadline', () => {
   });
 
   it('gives each waiter its own deadline while one timer covers the queue', async () => {
-    const { pool, clock } = createHarness({ maxSize: 1, acquireTimeoutMs: 1_000 });
+    const { pool, clock } = createHarness({
+      ...NO_BACKGROUND,
+      maxSize: 1,
+      acquireTimeoutMs: 1_000,
+    });
     await pool.acquire();
     const first = track(pool.acquire());
     await clock.advanceAsync(400);
@@ -314,28 +327,38 @@ describe('creation', () => {
     expect(pool.getStats()).toMatchObject({ connectErrors: 1, pending: 0, poolSize: 1 });
   });
 
+  // Issue 5 changed the policy here: a failed connect is now retried with backoff while the
+  // caller waits, until the breaker opens (then the caller fails fast). Still no loop: the
+  // attempts stop at the breaker's threshold when nobody else needs a connection.
   it('does not retry a failed connect in a loop', async () => {
-    const { pool, driver, clock } = createHarness();
+    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
     driver.failConnects('connection');
     const waiter = track(pool.acquire());
     await clock.advanceAsync(10_000);
     expect(waiter.status).toBe('rejected');
-    expect(driver.counters.connect).toBe(1);
+    expect(CircuitOpenError.isInstance(waiter.error)).toBe(true);
+    expect(driver.counters.connect).toBe(5);
   });
 
   it('retries keeping minSize with a growing delay, not in a loop', async () => {
-    const { pool, driver, clock } = createHarness({ minSize: 1 });
+    const { pool, driver, clock } = createHarness({
+      minSize: 1,
+      random: () => 0.5,
+      circuitBreaker: false,
+      connectBackoff: { baseMs: 1_000, capMs: 30_000 },
+    });
     driver.failConnects('connection');
     await clock.advanceAsync(0);
     expect(driver.counters.connect).toBe(1);
-    await clock.advanceAsync(1_000);
+    // Full jitter with random 0.5: half of 1 000, 2 000, 4 000, … ms.
+    await clock.advanceAsync(500);
     expect(driver.counters.connect).toBe(2);
-    await clock.advanceAsync(1_999);
+    await clock.advanceAsync(999);
     expect(driver.counters.connect).toBe(2);
     await clock.advanceAsync(1);
     expect(driver.counters.connect).toBe(3);
     driver.failConnects(undefined);
-    await clock.advanceAsync(4_000);
+    await clock.advanceAsync(2_000);
     expect(pool.getStats().poolSize).toBe(1);
   });
 });
@@ -412,7 +435,11 @@ describe('hand-out rules', () => {
   });
 
   it('times out a validation that outlives the deadline and closes that connection', async () => {
-    const harness = createHarness({ validateAfterIdleMs: 0, acquireTimeoutMs: 1_000 });
+    const harness = createHarness({
+      ...NO_BACKGROUND,
+      validateAfterIdleMs: 0,
+      acquireTimeoutMs: 1_000,
+    });
     await warm(harness, 1);
     const { pool, driver, clock } = harness;
     driver.setValidateLatency(5_000);
@@ -477,7 +504,13 @@ describe('hand-out rules', () => {
   });
 
   it('closes idle connections after idleTimeoutMs, never below minSize', async () => {
-    const harness = createHarness({ minSize: 1, maxSize: 3, idleTimeoutMs: 60_000 });
+    // Sizing off: the adaptive sizer would retire the surplus before the idle timeout does.
+    const harness = createHarness({
+      minSize: 1,
+      maxSize: 3,
+      idleTimeoutMs: 60_000,
+      sizingIntervalMs: 0,
+    });
     await harness.pool.ready();
     await warm(harness, 3);
     const { pool, clock, driver } = harness;
@@ -722,7 +755,7 @@ describe('await using', () => {
 describe('leak detection', () => {
   it('warns with the acquirer stack when a lease is held too long, once', async () => {
     const logger = spyLogger();
-    const { pool, clock } = createHarness({ leakDetectionMs: 1_000, logger });
+    const { pool, clock } = createHarness({ ...NO_BACKGROUND, leakDetectionMs: 1_000, logger });
     const leaks: PoolEvents['leakDetected'][] = [];
     pool.on('leakDetected', (event) => leaks.push(event));
     const lease = await pool.acquire();
@@ -740,10 +773,10 @@ describe('leak detection', () => {
   });
 
   it('runs no leak timer when off, and none while no lease is held', async () => {
-    const off = createHarness();
+    const off = createHarness(NO_BACKGROUND);
     await off.pool.acquire();
     expect(off.clock.pendingTimers()).toBe(0);
-    const on = createHarness({ leakDetectionMs: 1_000 });
+    const on = createHarness({ ...NO_BACKGROUND, leakDetectionMs: 1_000 });
     const lease = await on.pool.acquire();
     expect(on.clock.pendingTimers()).toBe(1);
     lease.release();
@@ -774,7 +807,7 @@ describe('events', () => {
     expect(waiter.status).toBe('rejected');
     subscription.dispose();
     (await pool.acquire()).destroy();
-    driver.failNextConnects(1, 'timeout');
+    driver.failNextConnects(1, 'authentication');
     const failing = track(pool.acquire());
     await clock.advanceAsync(30);
     expect(failing.status).toBe('rejected');
@@ -794,9 +827,12 @@ describe('events', () => {
     const errors: PoolEvents['connectError'][] = [];
     pool.on('connectError', (event) => errors.push(event));
     driver.failNextConnects(1, 'resource-exhausted');
-    await pool.acquire().catch(() => undefined);
+    const waiter = track(pool.acquire());
     await clock.flush();
     expect(errors).toHaveLength(1);
+    // Retried after its backoff step; the caller never saw the failure.
+    await clock.advanceAsync(100);
+    expect(waiter.status).toBe('fulfilled');
     expect(errors[0]?.reason).toBe('resource-exhausted');
     expect(ConnectError.isInstance(errors[0]?.error)).toBe(true);
   });

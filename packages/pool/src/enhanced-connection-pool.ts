@@ -1,5 +1,13 @@
+import { type AdaptiveSizer, createAdaptiveSizer } from '@enhanced-pool/adaptive-sizer';
+import {
+  type CircuitBreaker,
+  createCircuitBreaker,
+  isBrokenCircuitError,
+  type Permit,
+} from '@enhanced-pool/circuit-breaker';
 import {
   AcquireTimeoutError,
+  CircuitOpenError,
   type Clock,
   ConnectError,
   type Disposable,
@@ -8,6 +16,8 @@ import {
   type ErrorReason,
   InvalidReleaseError,
   isConnectionFatalReason,
+  isRetryableReason,
+  isUnreachableReason,
   type Listener,
   type LogContext,
   type Logger,
@@ -21,12 +31,24 @@ import {
   unrefTimer,
   ValidationError,
 } from '@enhanced-pool/core';
+import {
+  type CheckoutForCheck,
+  checkReadiness,
+  createHealthChecker,
+  type HealthCheckDestroyReason,
+  type HealthChecker,
+  type HealthCheckTarget,
+  type HealthReport,
+  type IdleConnectionInfo,
+  type Readiness,
+} from '@enhanced-pool/health-checker';
 import type { Lease } from './lease.js';
 import type {
   AcquireOptions,
   CloseOptions,
   Pool,
   ReadyOptions,
+  RunHealthCheckOptions,
   WithConnectionContext,
 } from './pool.js';
 import { DESTROY_REASONS, type DestroyReason, type PoolEvents } from './pool-events.js';
@@ -45,6 +67,7 @@ import {
   IDLE,
   LEASED,
   type LeaseOwner,
+  MAINTAINED,
   PoolLease,
   RELEASED,
   RELEASING,
@@ -61,9 +84,24 @@ const VALIDATING = 1;
 const SETTLED = 2;
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
-/** First delay before the pool retries keeping `minSize` after a failed connect; doubles. */
-const FILL_RETRY_BASE_MS = 1_000;
-const FILL_RETRY_MAX_MS = 30_000;
+
+/** What `startConnect()` did. */
+const STARTED = 0;
+/** Not now, but soon: a connect is in flight or a backoff step is pending. Waiters wait. */
+const WAIT = 1;
+/** Not until the breaker or a fatal-error hold lets it: waiters that need a connection fail. */
+const REFUSED = 2;
+type ConnectOutcome = typeof STARTED | typeof WAIT | typeof REFUSED;
+
+/** Weight of the newest connect duration in the smoothed connect time. */
+const CONNECT_TIME_WEIGHT = 0.3;
+
+const HEALTH_DESTROY_REASONS: Readonly<Record<HealthCheckDestroyReason, DestroyReason>> = {
+  broken: 'broken',
+  'validation-failed': 'validation-failed',
+  expired: 'lifetime',
+  'keepalive-failed': 'keepalive-failed',
+};
 
 const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
 const noop = (): void => {};
@@ -126,7 +164,38 @@ class ConnectAttempt<TConnection> {
     /** The waiter it was started for; cleared when that waiter settles. */
     public waiter: Waiter<TConnection> | undefined,
     readonly startedAt: number,
+    /** The breaker's admission; reported exactly once, when the connect settles. */
+    readonly permit: Permit | undefined,
+    /** Started to keep `minSize` (counted as a replacement in health reports). */
+    readonly forMinimum: boolean,
   ) {}
+}
+
+/** An idle connection lent to the health checker; settled exactly once. */
+class HealthCheckout<TConnection> implements CheckoutForCheck<TConnection> {
+  private settled = false;
+
+  constructor(
+    private readonly pool: EnhancedConnectionPool<TConnection>,
+    private readonly record: ConnectionRecord<TConnection>,
+    readonly info: IdleConnectionInfo,
+  ) {}
+
+  get connection(): TConnection {
+    return this.record.connection;
+  }
+
+  returnToIdle(options?: { readonly validated?: boolean }): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.pool.returnChecked(this.record, options?.validated === true);
+  }
+
+  destroy(reason: HealthCheckDestroyReason): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.pool.destroyChecked(this.record, reason);
+  }
 }
 
 interface ReadyWaiter {
@@ -150,8 +219,9 @@ function zeroByReason(): Record<DestroyReason, number> {
  * stack (hand out the most recently released, so surplus connections age out at the other end
  * where the reaper looks); waiters are an intrusive FIFO list with O(1) removal; one shared
  * timer covers the deadlines of every queued waiter, because FIFO order is deadline order.
- * Background timers (reaper, leak sweep, minimum refill) are armed lazily and unref'd. Every
- * physical connect goes through `startConnect()`, the one place creation policy lives.
+ * Background timers (reaper, leak sweep, backoff, sizing tick, health check) are armed lazily
+ * and unref'd. Every physical connect goes through `startConnect()`, the one place creation
+ * policy lives: the fatal-error hold, the backoff step, then the breaker.
  *
  * @typeParam TConnection - the driver's connection type.
  */
@@ -159,6 +229,7 @@ export class EnhancedConnectionPool<TConnection>
   implements Pool<TConnection>, LeaseOwner<TConnection>
 {
   readonly name: string;
+  readonly connCircuitBreaker: CircuitBreaker | undefined;
 
   private readonly options: ResolvedPoolOptions<TConnection>;
   private readonly driver: Driver<TConnection>;
@@ -216,9 +287,45 @@ export class EnhancedConnectionPool<TConnection>
   private reaperTimer: TimerHandle | undefined = undefined;
   private reaperDueAt = Infinity;
   private leakTimer: TimerHandle | undefined = undefined;
-  private fillTimer: TimerHandle | undefined = undefined;
-  private fillFailures = 0;
   private readyWaiters: ReadyWaiter[] = [];
+
+  // Creation policy: backoff after failures, the breaker, the fatal-error hold.
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly breakerSubscription: Disposable | undefined;
+  /** Connects that failed in a row; 0 once one succeeds. While > 0, one attempt at a time. */
+  private failureStreak = 0;
+  /** No connect starts before this clock reading (the current backoff step). */
+  private retryAt = -Infinity;
+  /** Wakes the pool at `retryAt`, armed only when someone is waiting for that step. */
+  private retryTimer: TimerHandle | undefined = undefined;
+  /** Wakes the pool when the open breaker will admit a probe, to keep `minSize`. */
+  private probeTimer: TimerHandle | undefined = undefined;
+  /** When the breaker last refused: how long until it admits a probe. */
+  private refusalRetryAfterMs = 0;
+  /** An authentication/configuration failure holding creation off until `fatalTimer`. */
+  private fatalError: ConnectError | undefined = undefined;
+  private fatalTimer: TimerHandle | undefined = undefined;
+  private fatalIsolation: Disposable | undefined = undefined;
+  /** Exponentially smoothed duration of successful connects; NaN before the first. */
+  private smoothedConnectMs = Number.NaN;
+
+  // Health checks and adaptive sizing.
+  private readonly healthChecker: HealthChecker;
+  private healthCheckingCount = 0;
+  /** `minSize` was reached once: later connects to keep it are replacements. */
+  private reachedMinimum = false;
+  /** Replacements since the last health check's fill (its report's `replaced`). */
+  private minimumRefills = 0;
+  private readonly sizer: AdaptiveSizer | undefined;
+  private sizingTimer: TimerHandle | undefined = undefined;
+  /** The size the sizer asked for; `minSize` until it decides. */
+  private targetSize: number;
+  private sampledAcquired = 0;
+  private sampledReleased = 0;
+  /** Sum of the waits of acquires since the last sample (0 for those served from idle). */
+  private waitSumMs = 0;
+  /** Sum of the holds of leases ended since the last sample (release-time approximation). */
+  private holdSumMs = 0;
   private closePromise: Promise<void> | undefined = undefined;
   private closeResolve: () => void = noop;
   private closeTimer: TimerHandle | undefined = undefined;
@@ -238,6 +345,8 @@ export class EnhancedConnectionPool<TConnection>
   private abortedCount = 0;
   private waitedCount = 0;
   private leakCount = 0;
+  private connectAttemptCount = 0;
+  private circuitRejectionCount = 0;
   private readonly destroyedByReason = zeroByReason();
 
   constructor(options: PoolOptions<TConnection>) {
@@ -266,7 +375,45 @@ export class EnhancedConnectionPool<TConnection>
       // A driver that can't describe itself still works; logs just carry less context.
     }
     this.logContext = { pool: this.name, driver: this.driver.name, ...description };
+    this.targetSize = this.minSize;
+
+    if (resolved.circuitBreaker === false) {
+      this.breaker = undefined;
+      this.breakerSubscription = undefined;
+    } else {
+      this.breaker = createCircuitBreaker(resolved.circuitBreaker);
+      this.breakerSubscription = this.breaker.on('stateChange', (event) => {
+        if (event.to === 'open') {
+          this.logger.warn(
+            `Pool "${this.name}": connection breaker opened; callers that need a new ` +
+              `connection fail fast for ${Math.round(event.openDurationMs ?? 0)} ms`,
+            { ...this.logContext, reason: event.reason, attempt: event.attempt },
+          );
+        } else if (event.to === 'closed' && event.from !== 'closed') {
+          this.logger.info(`Pool "${this.name}": connection breaker closed (${event.reason})`, {
+            ...this.logContext,
+          });
+          // A reset or a lifted isolation by the user: creation may resume now. Deferred, so
+          // the pool is never re-entered from inside a call it made to the breaker.
+          if (event.reason === 'reset' || event.reason === 'isolation-released') {
+            queueMicrotask(() => this.onBreakerReleased(event.reason === 'reset'));
+          }
+        }
+      });
+    }
+    this.connCircuitBreaker = this.breaker;
+
+    this.healthChecker = createHealthChecker(this.healthTarget(), resolved.healthCheck);
+    this.healthChecker.on('report', (report) => {
+      if (this.events.has('healthCheck')) this.events.emit('healthCheck', report);
+    });
+    this.sizer =
+      resolved.adaptiveSizing === undefined
+        ? undefined
+        : createAdaptiveSizer(resolved.adaptiveSizing);
+
     this.ensureMinimum();
+    this.healthChecker.start();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -353,8 +500,12 @@ export class EnhancedConnectionPool<TConnection>
       result = await fn(lease.connection, { signal: options?.signal });
     } catch (error) {
       if (lease.state === ACTIVE) {
-        if (this.isConnectionFatal(error)) lease.destroy(error);
-        else lease.release();
+        const reason = this.classify(error);
+        if (isConnectionFatalReason(reason)) lease.destroy(error);
+        else {
+          if (reason === 'timeout') this.countConnectionError(lease.record);
+          lease.release();
+        }
       }
       throw error;
     }
@@ -381,6 +532,40 @@ export class EnhancedConnectionPool<TConnection>
     });
   }
 
+  runHealthCheck(options?: RunHealthCheckOptions): Promise<HealthReport> {
+    if (this.state !== OPEN) return Promise.reject(new PoolClosedError({ poolName: this.name }));
+    return this.healthChecker.runNow(options);
+  }
+
+  lastHealthReport(): HealthReport | undefined {
+    return this.healthChecker.lastReport();
+  }
+
+  isLive(): boolean {
+    return this.state === OPEN;
+  }
+
+  isReady(): boolean {
+    return this.readiness().ready;
+  }
+
+  readiness(): Readiness {
+    const verdict = checkReadiness({
+      closed: this.state !== OPEN,
+      breakerState: this.breaker?.getState(),
+    });
+    const fatal = this.fatalError;
+    if (fatal === undefined || this.state !== OPEN) return verdict;
+    return {
+      ready: false,
+      reasons: [
+        ...verdict.reasons,
+        `connects fail with reason "${fatal.reason}"; no new connection is opened until ` +
+          'the hold ends (connectBackoff.fatalMs) or connCircuitBreaker.reset()',
+      ],
+    };
+  }
+
   close(options?: CloseOptions): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise;
     let timeoutMs: number;
@@ -400,6 +585,8 @@ export class EnhancedConnectionPool<TConnection>
     this.closeController.abort(closedError);
     this.clearQueueTimer();
     this.clearBackgroundTimers();
+    // Aborts validations in flight; their connections come back and are closed.
+    void this.healthChecker.stop();
 
     for (let waiter = this.queueHead; waiter !== undefined; waiter = this.queueHead) {
       this.unlinkWaiter(waiter);
@@ -437,6 +624,7 @@ export class EnhancedConnectionPool<TConnection>
       poolSize: this.size,
       idleConnections: this.idleCount,
       activeConnections: this.size - this.idleCount,
+      healthChecking: this.healthCheckingCount,
       connecting: this.connecting,
       pending: this.queueLength + this.validating.size,
       minSize: this.minSize,
@@ -448,6 +636,10 @@ export class EnhancedConnectionPool<TConnection>
       errors: this.errorCount,
       timeouts: this.timeoutCount,
       connectErrors: this.connectErrorCount,
+      connectAttempts: this.connectAttemptCount,
+      circuitRejections: this.circuitRejectionCount,
+      breakerState: this.breaker === undefined ? 'disabled' : this.breaker.getState(),
+      targetSize: this.targetSize,
       validationFailures: this.validationFailureCount,
       resetFailures: this.resetFailureCount,
       exhausted: this.exhaustedCount,
@@ -489,9 +681,12 @@ export class EnhancedConnectionPool<TConnection>
     const record = lease.record;
     record.lease = undefined;
     this.releasedCount++;
+    // The last clock reading, not a new one: exact in a busy pool, short in an idle one.
+    this.holdSumMs += this.lastNow - lease.acquiredAt;
     if (this.observeReleased) this.emitReleased(lease);
     if (record.uses >= this.maxUses) {
-      this.discard(record, 'max-uses');
+      // `uses` is Infinity only for a connection its errors condemned (see reportLeaseError).
+      this.discard(record, record.uses === Infinity ? 'connection-errors' : 'max-uses');
     } else if (this.releaseIsAsync) {
       record.state = RELEASING;
       void this.cleanUp(record);
@@ -512,8 +707,31 @@ export class EnhancedConnectionPool<TConnection>
     lease.state = RELEASED;
     lease.record.lease = undefined;
     this.releasedCount++;
+    this.holdSumMs += this.lastNow - lease.acquiredAt;
     if (this.observeReleased) this.emitReleased(lease);
     this.discard(lease.record, 'destroyed-by-user', error);
+  }
+
+  /** @internal */
+  reportLeaseError(lease: PoolLease<TConnection>, error: unknown): ErrorReason {
+    if (lease.state !== ACTIVE) {
+      throw new InvalidReleaseError(
+        'use-after-release',
+        `Lease ${lease.id} has ended; report errors while it is held`,
+      );
+    }
+    const reason = this.classify(error);
+    if (isConnectionFatalReason(reason)) {
+      lease.record.uses = Infinity;
+    } else if (reason === 'timeout') {
+      this.countConnectionError(lease.record);
+    }
+    return reason;
+  }
+
+  /** Counts a `timeout` error; at `maxConnectionErrors` the connection is retired on release. */
+  private countConnectionError(record: ConnectionRecord<TConnection>): void {
+    if (++record.errors >= this.options.maxConnectionErrors) record.uses = Infinity;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -563,7 +781,11 @@ export class EnhancedConnectionPool<TConnection>
    * Where a connection goes when it is free again (released, opened, or validated after its
    * waiter gave up): to the first waiter, else to idle. Dead or expired ones are closed.
    */
-  private returnRecord(record: ConnectionRecord<TConnection>, now: number): void {
+  private returnRecord(
+    record: ConnectionRecord<TConnection>,
+    now: number,
+    fromHealthCheck = false,
+  ): void {
     if (this.state !== OPEN) {
       this.discard(record, 'close');
       return;
@@ -591,7 +813,9 @@ export class EnhancedConnectionPool<TConnection>
       this.serve(waiter, record, now);
       return;
     }
-    this.pushIdle(record, now);
+    // Back from a health check, it keeps its place in idle time: a ping is not a borrower.
+    if (fromHealthCheck) this.relinkIdle(record, now);
+    else this.pushIdle(record, now);
   }
 
   /**
@@ -607,6 +831,7 @@ export class EnhancedConnectionPool<TConnection>
     this.settleWaiter(waiter);
     if (this.leakDetectionMs > 0 || this.observeAcquired) now = this.readClock();
     const waitMs = now > waiter.enqueuedAt ? now - waiter.enqueuedAt : 0;
+    this.waitSumMs += waitMs;
     waiter.resolve(this.grant(record, now, waitMs, waiter.stack));
   }
 
@@ -671,13 +896,16 @@ export class EnhancedConnectionPool<TConnection>
   private onValidated(waiter: Waiter<TConnection>, record: ConnectionRecord<TConnection>): void {
     this.finishValidation(waiter);
     if (record.state !== CHECKING) return;
+    const now = this.readClock();
+    record.lastValidatedAt = now;
     if (waiter.phase === VALIDATING) {
       this.settleWaiter(waiter);
-      const now = this.readClock();
+      this.waitSumMs += now - waiter.enqueuedAt;
       waiter.resolve(this.grant(record, now, now - waiter.enqueuedAt, waiter.stack));
     } else {
       // Its caller gave up, but the connection proved healthy: the next waiter or idle gets it.
-      this.returnRecord(record, this.readClock());
+      record.idleSince = now;
+      this.returnRecord(record, now);
     }
   }
 
@@ -736,6 +964,7 @@ export class EnhancedConnectionPool<TConnection>
     this.queueTail = waiter;
     this.queueLength++;
     if (waiter.deadline < this.queueTimerDueAt) this.armQueueTimer(waiter.deadline, now);
+    if (this.sizingTimer === undefined) this.armSizing();
   }
 
   /** Puts a waiter back in deadline order (it was at or near the head before validation). */
@@ -856,8 +1085,34 @@ export class EnhancedConnectionPool<TConnection>
   // Idle list
 
   private pushIdle(record: ConnectionRecord<TConnection>, now: number): void {
-    record.state = IDLE;
     record.idleSince = now;
+    record.lastUsedAt = now;
+    this.linkIdle(record);
+    const idleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
+    const dueAt = Math.min(record.expiresAt, idleDue);
+    if (dueAt < this.reaperDueAt) {
+      // Arming a timer is the slow path anyway: take an exact reading for this connection.
+      now = this.readClock();
+      record.idleSince = now;
+      record.lastUsedAt = now;
+      const freshIdleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
+      const freshDue = Math.min(record.expiresAt, freshIdleDue);
+      if (freshDue < this.reaperDueAt) this.armReaper(freshDue, now);
+    }
+  }
+
+  /** Back to idle after a health check, keeping `lastUsedAt` (what the idle timeout counts). */
+  private relinkIdle(record: ConnectionRecord<TConnection>, now: number): void {
+    this.linkIdle(record);
+    const idleDue =
+      this.size > this.minSize ? record.lastUsedAt + this.idleTimeoutMs : Number.POSITIVE_INFINITY;
+    const dueAt = Math.min(record.expiresAt, idleDue);
+    if (dueAt < this.reaperDueAt) this.armReaper(dueAt, now);
+  }
+
+  /** Makes it the newest idle connection: the next one handed out. */
+  private linkIdle(record: ConnectionRecord<TConnection>): void {
+    record.state = IDLE;
     const newest = this.idleNewest;
     record.older = newest;
     record.newer = undefined;
@@ -865,16 +1120,6 @@ export class EnhancedConnectionPool<TConnection>
     else newest.newer = record;
     this.idleNewest = record;
     this.idleCount++;
-    const idleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
-    const dueAt = Math.min(record.expiresAt, idleDue);
-    if (dueAt < this.reaperDueAt) {
-      // Arming a timer is the slow path anyway: take an exact reading for this connection.
-      now = this.readClock();
-      record.idleSince = now;
-      const freshIdleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
-      const freshDue = Math.min(record.expiresAt, freshIdleDue);
-      if (freshDue < this.reaperDueAt) this.armReaper(freshDue, now);
-    }
   }
 
   private unlinkIdle(record: ConnectionRecord<TConnection>): void {
@@ -904,7 +1149,7 @@ export class EnhancedConnectionPool<TConnection>
     for (let record = this.idleOldest; record !== undefined; ) {
       const newer = record.newer;
       if (now >= record.expiresAt) this.discard(record, 'lifetime');
-      else if (now - record.idleSince >= this.idleTimeoutMs && this.size > this.minSize) {
+      else if (now - record.lastUsedAt >= this.idleTimeoutMs && this.size > this.minSize) {
         this.discard(record, 'idle-timeout');
       }
       record = newer;
@@ -913,8 +1158,8 @@ export class EnhancedConnectionPool<TConnection>
     const idleApplies = this.size > this.minSize;
     for (let record = this.idleOldest; record !== undefined; record = record.newer) {
       if (record.expiresAt < dueAt) dueAt = record.expiresAt;
-      if (idleApplies && record.idleSince + this.idleTimeoutMs < dueAt) {
-        dueAt = record.idleSince + this.idleTimeoutMs;
+      if (idleApplies && record.lastUsedAt + this.idleTimeoutMs < dueAt) {
+        dueAt = record.lastUsedAt + this.idleTimeoutMs;
       }
     }
     if (dueAt < Infinity) this.armReaper(dueAt, now);
@@ -923,27 +1168,81 @@ export class EnhancedConnectionPool<TConnection>
   // ---------------------------------------------------------------------------------------
   // Creation
 
-  /** How many connects are useful now: one per queued waiter, plus what `minSize` lacks. */
+  /**
+   * How many connects are useful now: one per queued waiter plus what `minSize` lacks, or what
+   * the sizer's target lacks if that is more. A connect beyond it is surplus.
+   */
   private connectsNeeded(): number {
     const missing = this.minSize - this.size;
-    return this.queueLength + Math.max(missing, 0);
+    const forWaiters = this.queueLength + Math.max(missing, 0);
+    return Math.max(forWaiters, this.targetSize - this.size);
   }
 
-  /** Starts one connect per queued waiter not already covered by one, within `maxSize`. */
+  /**
+   * How many connects may be in flight for waiters (creation pacing). While connections are in
+   * use, a release usually serves a waiter sooner than a new connection would: one connect is
+   * started, and more only for waiters that have already waited a typical connect time (as
+   * HikariCP does, a spike of short borrows then ends with about `minSize` connections, not one
+   * per borrower). With nothing in use, or connects slow next to `acquireTimeoutMs`, one
+   * connect per waiter.
+   */
+  private connectsAllowedForWaiters(): number {
+    const connectMs = this.smoothedConnectMs;
+    if (this.size === this.idleCount || !(connectMs * 4 <= this.acquireTimeoutMs)) {
+      return Number.POSITIVE_INFINITY;
+    }
+    // Waiters are in arrival order, so the overdue ones are a prefix of the queue.
+    const overdueBefore = this.lastNow - connectMs;
+    const limit = this.maxSize - this.size;
+    let overdue = 0;
+    for (
+      let waiter = this.queueHead;
+      waiter !== undefined && waiter.enqueuedAt <= overdueBefore && overdue < limit;
+      waiter = waiter.next
+    ) {
+      overdue++;
+    }
+    return Math.max(1, overdue);
+  }
+
+  /** Starts connects for queued waiters not already covered by one, within `maxSize`. */
   private fillForWaiters(trigger: Waiter<TConnection> | undefined): void {
-    while (this.queueLength > this.connecting && this.size + this.connecting < this.maxSize) {
-      this.startConnect(trigger);
+    if (this.queueLength <= this.connecting || this.size + this.connecting >= this.maxSize) return;
+    const allowed = this.connectsAllowedForWaiters();
+    while (
+      this.queueLength > this.connecting &&
+      this.size + this.connecting < this.maxSize &&
+      this.connecting < allowed
+    ) {
+      const outcome = this.startConnect(trigger);
+      if (outcome === REFUSED) {
+        this.failUncoveredWaiters();
+        return;
+      }
+      if (outcome === WAIT) return;
       trigger = undefined;
     }
   }
 
-  /** Opens connections up to `minSize`, unless a recent failure scheduled a retry. */
+  /** Opens connections up to `minSize`, as far as the creation policy allows now. */
   private ensureMinimum(): void {
-    if (this.state !== OPEN || this.fillTimer !== undefined) return;
-    while (this.size + this.connecting < this.minSize) this.startConnect(undefined);
+    if (this.state !== OPEN) return;
+    while (this.size + this.connecting < this.minSize) {
+      const outcome = this.startConnect(undefined, true);
+      if (outcome === STARTED) continue;
+      if (outcome === REFUSED && this.fatalError === undefined) this.armProbe();
+      return;
+    }
   }
 
-  /** After capacity was freed: serve waiters with new connections and keep `minSize`. */
+  /** Opens connections toward the sizer's target (pre-warming); never while refused. */
+  private growToTarget(): void {
+    while (this.state === OPEN && this.size + this.connecting < this.targetSize) {
+      if (this.startConnect(undefined) !== STARTED) return;
+    }
+  }
+
+  /** After capacity was freed or a backoff step ended: serve waiters, keep `minSize`. */
   private replenish(): void {
     if (this.state !== OPEN) return;
     this.fillForWaiters(undefined);
@@ -951,24 +1250,159 @@ export class EnhancedConnectionPool<TConnection>
   }
 
   /**
-   * The one place a physical connection is opened. The connect is bounded by
-   * `acquireTimeoutMs`, aborted on close, and aborted early when the waiter it was started for
-   * gives up and nobody else needs it.
+   * The one place a physical connection is opened, and where creation policy lives:
+   * 1. an authentication/configuration failure holds creation off (`REFUSED`);
+   * 2. after a failure, one attempt at a time, each after its backoff step (`WAIT`);
+   * 3. the breaker must admit it (`REFUSED` while open; half-open admits one probe).
+   * The connect is bounded by `acquireTimeoutMs`, aborted on close, and aborted early when the
+   * waiter it was started for gives up and nobody else needs it.
    */
-  private startConnect(waiter: Waiter<TConnection> | undefined): void {
-    const attempt = new ConnectAttempt<TConnection>(waiter, this.readClock());
+  private startConnect(
+    waiter: Waiter<TConnection> | undefined,
+    forMinimum = false,
+  ): ConnectOutcome {
+    if (this.state !== OPEN) return WAIT;
+    if (this.fatalError !== undefined) return REFUSED;
+    if (this.failureStreak > 0) {
+      if (this.connecting > 0) return WAIT;
+      const now = this.readClock();
+      if (now < this.retryAt) {
+        this.armRetryTimer(now);
+        return WAIT;
+      }
+    }
+    let permit: Permit | undefined;
+    if (this.breaker !== undefined) {
+      const admitted = this.breaker.tryAcquire();
+      if (isBrokenCircuitError(admitted)) {
+        this.refusalRetryAfterMs = admitted.retryAfterMs;
+        return REFUSED;
+      }
+      permit = admitted;
+    }
+    const attempt = new ConnectAttempt<TConnection>(waiter, this.readClock(), permit, forMinimum);
     if (waiter !== undefined) waiter.attempt = attempt;
     this.connecting++;
+    this.connectAttemptCount++;
     this.attempts.add(attempt);
     attempt.timer = this.clock.setTimeout(
       () => this.abortAttempt(attempt, 'timeout'),
       this.acquireTimeoutMs,
     );
     unrefTimer(attempt.timer);
+    this.armSizing();
     callDriver(() => this.driver.connect({ signal: attempt.controller.signal })).then(
       (connection) => this.onConnected(attempt, connection),
       (error: unknown) => this.onConnectFailed(attempt, error),
     );
+    return STARTED;
+  }
+
+  /**
+   * Fails at once the queued waiters that only a new connection could serve, now that none
+   * can be opened: those beyond the connects still in flight, newest first, unless the pool
+   * is full (then they wait for a release, as they would anyway).
+   */
+  private failUncoveredWaiters(failure?: ConnectError): void {
+    if (this.size + this.connecting >= this.maxSize) return;
+    let excess = this.queueLength - this.connecting;
+    if (excess <= 0) return;
+    const error = failure ?? this.refusalError();
+    while (excess > 0) {
+      const waiter = this.queueTail;
+      if (waiter === undefined) return;
+      this.unlinkWaiter(waiter);
+      this.settleWaiter(waiter);
+      if (failure === undefined) this.circuitRejectionCount++;
+      waiter.reject(error);
+      excess--;
+    }
+  }
+
+  /** What a caller that needs a new connection gets while none can be opened. */
+  private refusalError(): ConnectError | CircuitOpenError {
+    if (this.fatalError !== undefined) return this.fatalError;
+    return new CircuitOpenError(this.refusalRetryAfterMs, {
+      cause: this.lastConnectError,
+      poolName: this.name,
+    });
+  }
+
+  /** Wakes the pool when the current backoff step ends, for the waiters or `minSize`. */
+  private armRetryTimer(now: number): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = this.clock.setTimeout(this.onRetryTimer, timerDelay(this.retryAt - now));
+    unrefTimer(this.retryTimer);
+  }
+
+  private readonly onRetryTimer = (): void => {
+    this.retryTimer = undefined;
+    this.readClock();
+    this.replenish();
+    this.growToTarget();
+  };
+
+  /**
+   * While the breaker refuses and `minSize` is not met, wakes the pool when it will admit a
+   * probe. No timer when nothing needs a connection: the next caller probes on demand.
+   */
+  private armProbe(): void {
+    const waitMs = this.refusalRetryAfterMs;
+    if (this.probeTimer !== undefined || !Number.isFinite(waitMs)) return;
+    this.probeTimer = this.clock.setTimeout(this.onProbeTimer, timerDelay(Math.max(1, waitMs)));
+    unrefTimer(this.probeTimer);
+  }
+
+  private readonly onProbeTimer = (): void => {
+    this.probeTimer = undefined;
+    this.readClock();
+    this.replenish();
+  };
+
+  /** The user reset the breaker or lifted an isolation: creation may resume at once. */
+  private onBreakerReleased(reset: boolean): void {
+    if (this.state !== OPEN) return;
+    if (reset) {
+      this.endFatalHold(false);
+      this.failureStreak = 0;
+      this.retryAt = Number.NEGATIVE_INFINITY;
+    }
+    if (this.fatalError !== undefined) return;
+    this.replenish();
+  }
+
+  /**
+   * An authentication or configuration failure: retrying can't fix it, so no connection is
+   * opened for `connectBackoff.fatalMs`, the breaker is held isolated (not ready), and callers
+   * that need a connection get this error at once.
+   */
+  private enterFatalHold(error: ConnectError): void {
+    this.fatalError = error;
+    if (this.fatalTimer !== undefined) this.clock.clearTimeout(this.fatalTimer);
+    this.fatalTimer = this.clock.setTimeout(
+      () => this.endFatalHold(true),
+      this.options.connectBackoff.fatalMs,
+    );
+    unrefTimer(this.fatalTimer);
+    if (this.breaker !== undefined && this.fatalIsolation === undefined) {
+      this.fatalIsolation = this.breaker.isolate();
+    }
+    this.logger.error(
+      `Pool "${this.name}": connect failed with reason "${error.reason}"; no new connection ` +
+        `for ${this.options.connectBackoff.fatalMs} ms (connectBackoff.fatalMs)`,
+      { ...this.logContext, reason: error.reason, error: errorMessage(error) },
+    );
+  }
+
+  private endFatalHold(resume: boolean): void {
+    if (this.fatalTimer !== undefined) this.clock.clearTimeout(this.fatalTimer);
+    this.fatalTimer = undefined;
+    const wasHeld = this.fatalError !== undefined;
+    this.fatalError = undefined;
+    const isolation = this.fatalIsolation;
+    this.fatalIsolation = undefined;
+    isolation?.dispose();
+    if (resume && wasHeld && this.state === OPEN) this.replenish();
   }
 
   private abortAttempt(
@@ -1000,14 +1434,21 @@ export class EnhancedConnectionPool<TConnection>
 
   private onConnected(attempt: ConnectAttempt<TConnection>, connection: TConnection): void {
     this.settleAttempt(attempt);
+    const now = this.readClock();
+    const durationMs = now - attempt.startedAt;
+    attempt.permit?.success(durationMs);
     if (this.state !== OPEN || this.records.has(connection)) {
       // Closing (or a driver handing out the same object twice): close it, never pool it.
       this.closeConnection(connection);
       this.checkClosed();
       return;
     }
-    const now = this.readClock();
-    this.fillFailures = 0;
+    const recovered = this.failureStreak > 0;
+    this.failureStreak = 0;
+    this.retryAt = Number.NEGATIVE_INFINITY;
+    this.smoothedConnectMs = Number.isNaN(this.smoothedConnectMs)
+      ? durationMs
+      : this.smoothedConnectMs + CONNECT_TIME_WEIGHT * (durationMs - this.smoothedConnectMs);
     const record = new ConnectionRecord(
       connection,
       this.nextConnectionId++,
@@ -1017,80 +1458,85 @@ export class EnhancedConnectionPool<TConnection>
     this.records.set(connection, record);
     this.size++;
     this.createdCount++;
+    if (attempt.forMinimum && this.reachedMinimum) this.minimumRefills++;
+    if (this.size >= this.minSize) this.reachedMinimum = true;
     if (this.observeCreated) {
-      this.events.emit('connectionCreated', {
-        connectionId: record.id,
-        durationMs: now - attempt.startedAt,
-      });
+      this.events.emit('connectionCreated', { connectionId: record.id, durationMs });
+    }
+    if (recovered) {
+      this.logger.info(`Pool "${this.name}": connects succeed again`, this.logContext);
     }
     this.returnRecord(record, now);
     this.resolveReadyIfMet();
+    // Overdue waiters may now get connects of their own (pacing), and a recovery refills.
+    this.replenish();
   }
 
   private onConnectFailed(attempt: ConnectAttempt<TConnection>, error: unknown): void {
     this.settleAttempt(attempt);
+    const permit = attempt.permit;
     if (this.state !== OPEN) {
+      permit?.ignore();
       this.checkClosed();
       return;
     }
-    if (attempt.abortCause === 'surplus') return;
+    if (attempt.abortCause === 'surplus') {
+      permit?.ignore();
+      return;
+    }
     const now = this.readClock();
     const reason: ErrorReason = attempt.abortCause === 'timeout' ? 'timeout' : this.classify(error);
     const connectError = new ConnectError(reason, error, { driverName: this.driver.name });
+    const durationMs = now - attempt.startedAt;
     this.errorCount++;
     this.connectErrorCount++;
     this.lastConnectError = connectError;
     this.lastConnectErrorAt = now;
-    const durationMs = now - attempt.startedAt;
+    this.failureStreak++;
     if (this.events.has('connectError')) {
       this.events.emit('connectError', { error: connectError, reason, durationMs });
     }
-    this.logger.warn(`Pool "${this.name}": connect failed (${reason})`, {
-      ...this.logContext,
-      reason,
-      durationMs,
-      error: errorMessage(error),
-    });
+    // Retrying can't fix wrong credentials or a wrong database: hold creation off.
+    const fatal = reason === 'authentication' || reason === 'configuration';
+    if (!fatal) {
+      // The first failure of a streak is news; the rest of an outage is in the stats.
+      const log = this.failureStreak === 1 ? this.logger.warn : this.logger.debug;
+      log.call(this.logger, `Pool "${this.name}": connect failed (${reason})`, {
+        ...this.logContext,
+        reason,
+        durationMs,
+        failuresInARow: this.failureStreak,
+        error: errorMessage(error),
+      });
+    }
 
-    // The failure reaches one waiter when waiters outnumber the connects still in flight: the
-    // one it was started for, or (for a fast failure) the oldest. A connect that ran out of
-    // time only fails its own waiter: others keep their own, later deadlines.
-    if (this.queueLength > this.connecting) {
-      const own = attempt.waiter;
-      const target =
-        own !== undefined && own.phase === QUEUED
-          ? own
-          : reason === 'timeout'
-            ? undefined
-            : this.queueHead;
-      if (target !== undefined) {
-        // At its deadline, the caller gets the documented timeout, caused by this failure.
-        const error = now >= target.deadline ? this.timeoutError(target, now) : connectError;
-        this.unlinkWaiter(target);
-        if (error !== connectError) target.gaveUp = 'timeout';
-        this.settleWaiter(target);
-        target.reject(error);
+    if (fatal) {
+      permit?.ignore();
+      this.enterFatalHold(connectError);
+      this.failUncoveredWaiters();
+    } else {
+      // Only "the database is unreachable" moves the breaker; anything else says nothing.
+      if (permit !== undefined) {
+        if (isUnreachableReason(reason)) permit.failure(connectError, durationMs);
+        else permit.ignore();
+      }
+      const snapshot = this.breaker?.snapshot();
+      if (snapshot?.state === 'open' || snapshot?.state === 'isolated') {
+        this.refusalRetryAfterMs =
+          snapshot.state === 'open' ? (snapshot.openRemainingMs ?? 0) : Number.POSITIVE_INFINITY;
+        this.failUncoveredWaiters();
+      } else {
+        const { baseMs, capMs } = this.options.connectBackoff;
+        const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(this.failureStreak - 1, 30));
+        // Full jitter, floored at 1 ms so a draw of 0 can't retry in the same instant.
+        this.retryAt = now + Math.max(1, this.options.random() * ceiling);
+        // A `query` failure (a session setup statement) won't pass on a retry either: the
+        // callers waiting for a connection get it now rather than at their deadline.
+        if (!isRetryableReason(reason)) this.failUncoveredWaiters(connectError);
       }
     }
-    if (this.size < this.minSize) {
-      this.rejectReady(connectError);
-      this.scheduleFillRetry();
-    }
+    if (this.size < this.minSize) this.rejectReady(connectError);
     this.replenish();
-  }
-
-  private scheduleFillRetry(): void {
-    if (this.fillTimer !== undefined) return;
-    const delay = Math.min(
-      FILL_RETRY_MAX_MS,
-      FILL_RETRY_BASE_MS * 2 ** Math.min(this.fillFailures, 5),
-    );
-    this.fillFailures++;
-    this.fillTimer = this.clock.setTimeout(() => {
-      this.fillTimer = undefined;
-      this.ensureMinimum();
-    }, delay);
-    unrefTimer(this.fillTimer);
   }
 
   private lifetimeEnd(createdAt: number): number {
@@ -1107,6 +1553,7 @@ export class EnhancedConnectionPool<TConnection>
     const { driver } = this;
     let failure: DestroyReason | undefined;
     let cause: unknown;
+    let validated = false;
     try {
       if (driver.reset !== undefined) await driver.reset(record.connection, this.closeCallOptions);
     } catch (error) {
@@ -1116,6 +1563,7 @@ export class EnhancedConnectionPool<TConnection>
     if (failure === undefined && this.options.validateOnRelease) {
       try {
         await driver.validate(record.connection, this.closeCallOptions);
+        validated = true;
       } catch (error) {
         failure = 'validation-failed';
         cause = new ValidationError(this.classify(error), error);
@@ -1123,7 +1571,9 @@ export class EnhancedConnectionPool<TConnection>
     }
     if (record.state !== RELEASING) return;
     if (failure === undefined) {
-      this.returnRecord(record, this.readClock());
+      const now = this.readClock();
+      if (validated) record.lastValidatedAt = now;
+      this.returnRecord(record, now);
       return;
     }
     if (this.state === OPEN) {
@@ -1147,6 +1597,7 @@ export class EnhancedConnectionPool<TConnection>
     const previous = record.state;
     if (previous === DESTROYED) return;
     if (previous === IDLE) this.unlinkIdle(record);
+    else if (previous === MAINTAINED) this.healthCheckingCount--;
     record.state = DESTROYED;
     const lease = record.lease;
     if (lease !== undefined) {
@@ -1224,6 +1675,7 @@ export class EnhancedConnectionPool<TConnection>
     }
     if (this.events.has('closed')) this.events.emit('closed', { forced });
     this.events.clear();
+    this.breakerSubscription?.dispose();
     this.refreshObservers();
     this.closeResolve();
   }
@@ -1234,8 +1686,197 @@ export class EnhancedConnectionPool<TConnection>
     this.reaperDueAt = Infinity;
     if (this.leakTimer !== undefined) this.clock.clearTimeout(this.leakTimer);
     this.leakTimer = undefined;
-    if (this.fillTimer !== undefined) this.clock.clearTimeout(this.fillTimer);
-    this.fillTimer = undefined;
+    for (const timer of [this.retryTimer, this.probeTimer, this.fatalTimer, this.sizingTimer]) {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+    }
+    this.retryTimer = undefined;
+    this.probeTimer = undefined;
+    this.fatalTimer = undefined;
+    this.sizingTimer = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Health checks (HealthCheckTarget)
+
+  /** The seam the health checker works through; it never touches the pool otherwise. */
+  private healthTarget(): HealthCheckTarget<TConnection> {
+    return {
+      driver: this.driver,
+      checkoutIdle: (select, limit) => this.checkoutIdle(select, limit),
+      fillToMinimum: (options) => this.fillToMinimum(options),
+      stats: () => ({
+        size: this.size,
+        minSize: this.minSize,
+        maxSize: this.maxSize,
+        idle: this.idleCount,
+        active: this.size - this.idleCount,
+        pending: this.queueLength + this.validating.size,
+      }),
+      ...(this.breaker === undefined
+        ? {}
+        : { breakerState: () => (this.breaker as CircuitBreaker).getState() }),
+    };
+  }
+
+  /**
+   * Takes the idle connections `select` accepts out of circulation (so no borrower gets one
+   * mid-check), least recently validated first, at most `limit`.
+   */
+  private checkoutIdle(
+    select: (info: IdleConnectionInfo, connection: TConnection) => boolean,
+    limit: number,
+  ): CheckoutForCheck<TConnection>[] {
+    if (this.state !== OPEN || limit <= 0) return [];
+    const chosen: { record: ConnectionRecord<TConnection>; info: IdleConnectionInfo }[] = [];
+    for (let record = this.idleOldest; record !== undefined; record = record.newer) {
+      const info: IdleConnectionInfo = {
+        id: record.id,
+        createdAt: record.createdAt,
+        lastUsedAt: record.lastUsedAt,
+        lastValidatedAt: record.lastValidatedAt,
+        expiresAt: record.expiresAt,
+      };
+      if (select(info, record.connection)) chosen.push({ record, info });
+    }
+    chosen.sort((left, right) => left.info.lastValidatedAt - right.info.lastValidatedAt);
+    if (chosen.length > limit) chosen.length = limit;
+    return chosen.map(({ record, info }) => {
+      this.unlinkIdle(record);
+      record.state = MAINTAINED;
+      this.healthCheckingCount++;
+      return new HealthCheckout(this, record, info);
+    });
+  }
+
+  /** @internal A checked connection goes back: to the first waiter, else to idle. */
+  returnChecked(record: ConnectionRecord<TConnection>, validated: boolean): void {
+    if (record.state !== MAINTAINED) return;
+    this.healthCheckingCount--;
+    const now = this.readClock();
+    if (validated) {
+      record.lastValidatedAt = now;
+      record.idleSince = now;
+    }
+    this.returnRecord(record, now, true);
+  }
+
+  /** @internal The checker found it broken, expired or unresponsive. */
+  destroyChecked(record: ConnectionRecord<TConnection>, reason: HealthCheckDestroyReason): void {
+    if (record.state !== MAINTAINED) return;
+    const mapped = HEALTH_DESTROY_REASONS[reason];
+    if ((mapped === 'validation-failed' || mapped === 'keepalive-failed') && this.state === OPEN) {
+      this.validationFailureCount++;
+      this.errorCount++;
+    }
+    this.discard(record, this.state === OPEN ? mapped : 'close');
+  }
+
+  /**
+   * Opens connections up to `minSize` through `startConnect()` (so the breaker, the backoff and
+   * the fatal-error hold apply) and resolves with how many were opened meanwhile. Rejects at
+   * once when no connect may start, or with the error of one that fails.
+   */
+  private async fillToMinimum(options: { readonly signal: AbortSignal }): Promise<number> {
+    if (this.state !== OPEN) return 0;
+    this.ensureMinimum();
+    if (this.size < this.minSize) {
+      if (this.connecting === 0) {
+        if (this.fatalError !== undefined || this.breakerRefuses()) throw this.refusalError();
+        throw this.lastConnectError ?? new PoolClosedError({ poolName: this.name });
+      }
+      await this.ready({ signal: options.signal });
+    }
+    // The pool replaces what it closes on its own; the report counts those replacements too.
+    const replaced = this.minimumRefills;
+    this.minimumRefills = 0;
+    return replaced;
+  }
+
+  private breakerRefuses(): boolean {
+    const state = this.breaker?.getState();
+    return state === 'open' || state === 'isolated';
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Adaptive sizing
+
+  /**
+   * Arms the sizing tick if it isn't running. Called on slow paths only (a waiter queues, a
+   * connect starts), never by an acquire an idle connection serves.
+   */
+  private armSizing(): void {
+    if (this.sizer === undefined || this.sizingTimer !== undefined || this.state !== OPEN) return;
+    this.sizingTimer = this.clock.setTimeout(this.onSizingTick, this.options.sizingIntervalMs);
+    unrefTimer(this.sizingTimer);
+  }
+
+  /** Samples the load, asks the sizer, pre-opens or retires connections, re-arms if useful. */
+  private readonly onSizingTick = (): void => {
+    this.sizingTimer = undefined;
+    const sizer = this.sizer;
+    if (sizer === undefined || this.state !== OPEN) return;
+    this.readClock();
+    const acquired = this.acquiredCount - this.sampledAcquired;
+    const released = this.releasedCount - this.sampledReleased;
+    this.sampledAcquired = this.acquiredCount;
+    this.sampledReleased = this.releasedCount;
+    const waitMs = acquired > 0 ? this.waitSumMs / acquired : undefined;
+    const holdMs = released > 0 ? this.holdSumMs / released : undefined;
+    this.waitSumMs = 0;
+    this.holdSumMs = 0;
+    const pending = this.queueLength + this.validating.size;
+    sizer.observe({
+      size: this.size + this.connecting,
+      active: this.size - this.idleCount,
+      idle: this.idleCount,
+      pending,
+      acquired,
+      ...(waitMs === undefined ? {} : { waitMs }),
+      ...(holdMs === undefined ? {} : { holdMs }),
+    });
+    const decision = sizer.decide({
+      breakerOpen: this.fatalError !== undefined || this.breakerRefuses(),
+    });
+    const from = this.targetSize;
+    this.targetSize = Math.max(this.minSize, decision.targetSize);
+    if (decision.action === 'grow') this.growToTarget();
+    else if (decision.action === 'shrink') this.retireIdle(decision.current - decision.targetSize);
+    if (decision.action !== 'hold') {
+      this.logger.debug(`Pool "${this.name}": ${decision.action} to ${decision.targetSize}`, {
+        ...this.logContext,
+        reason: decision.reason,
+        utilization: decision.utilization,
+        demand: decision.demand,
+      });
+      if (this.events.has('resized')) {
+        this.events.emit('resized', {
+          action: decision.action,
+          from,
+          to: this.targetSize,
+          reason: decision.reason,
+        });
+      }
+    }
+    // Keep ticking while there is load to watch or surplus to retire; otherwise the next
+    // waiter or connect re-arms the tick.
+    if (
+      acquired > 0 ||
+      pending > 0 ||
+      this.connecting > 0 ||
+      this.size > this.minSize ||
+      this.targetSize > this.minSize
+    ) {
+      this.armSizing();
+    }
+  };
+
+  /** Closes up to `count` idle connections, least recently used first, never below `minSize`. */
+  private retireIdle(count: number): void {
+    let left = Math.min(count, this.idleCount, this.size - this.minSize);
+    while (left > 0 && this.idleOldest !== undefined) {
+      this.discard(this.idleOldest, 'shrink');
+      left--;
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1325,10 +1966,6 @@ export class EnhancedConnectionPool<TConnection>
     } catch {
       return 'unknown';
     }
-  }
-
-  private isConnectionFatal(error: unknown): boolean {
-    return isConnectionFatalReason(this.classify(error));
   }
 
   private emitReleased(lease: PoolLease<TConnection>): void {

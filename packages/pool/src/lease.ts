@@ -1,3 +1,5 @@
+import type { ErrorReason } from '@enhanced-pool/core';
+
 /**
  * One borrowing of a connection. Hand it back exactly once with `release()` (or `destroy()` if
  * the connection is suspect); `await using lease = await pool.acquire()` does that for you.
@@ -27,6 +29,15 @@ export interface Lease<TConnection> {
    * `connectionDestroyed` event.
    */
   destroy(error?: unknown): void;
+  /**
+   * Tells the pool that an operation on this connection failed, without ending the lease, for
+   * code that uses leases rather than `withConnection()` (which does this itself). Returns the
+   * driver's classification. An error classified `connection` retires the connection when the
+   * lease ends; errors classified `timeout` retire it once `maxConnectionErrors` have been
+   * seen. Other reasons (a constraint violation) change nothing. Throws `InvalidReleaseError`
+   * after the lease ended.
+   */
+  reportError(error: unknown): ErrorReason;
   /** Releases unless already released or destroyed, so `await using` is always safe. */
   [Symbol.asyncDispose](): Promise<void>;
 }

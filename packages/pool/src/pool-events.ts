@@ -1,4 +1,6 @@
+import type { SizingAction } from '@enhanced-pool/adaptive-sizer';
 import type { AcquireTimeoutError, ConnectError, ErrorReason } from '@enhanced-pool/core';
+import type { HealthReport } from '@enhanced-pool/health-checker';
 
 /**
  * Why the pool closed a connection. Part of the `connectionDestroyed` event and of
@@ -13,6 +15,10 @@ import type { AcquireTimeoutError, ConnectError, ErrorReason } from '@enhanced-p
  * - `destroyed-by-user`: `lease.destroy()`, or `withConnection` saw a connection-class error.
  * - `aborted`: the caller aborted while the connection was being validated for it, so its
  *   state is unknown.
+ * - `keepalive-failed`: a health check's keepalive ping failed.
+ * - `connection-errors`: its operations failed with connection-class errors
+ *   (`maxConnectionErrors` timeouts, or a `connection` error reported with `lease.reportError`).
+ * - `shrink`: the adaptive sizer retired it as idle surplus.
  * - `close`: the pool is closing.
  */
 export type DestroyReason =
@@ -24,6 +30,9 @@ export type DestroyReason =
   | 'reset-failed'
   | 'destroyed-by-user'
   | 'aborted'
+  | 'keepalive-failed'
+  | 'connection-errors'
+  | 'shrink'
   | 'close';
 
 /** Every {@link DestroyReason}, in a stable order. */
@@ -36,6 +45,9 @@ export const DESTROY_REASONS: readonly DestroyReason[] = Object.freeze([
   'reset-failed',
   'destroyed-by-user',
   'aborted',
+  'keepalive-failed',
+  'connection-errors',
+  'shrink',
   'close',
 ]);
 
@@ -80,4 +92,16 @@ export type PoolEvents = {
   };
   /** `close()` finished; `forced` counts leased connections closed at the deadline. */
   closed: { readonly forced: number };
+  /** A health check finished (scheduled or `runHealthCheck()`). */
+  healthCheck: HealthReport;
+  /**
+   * The adaptive sizer moved the pool's target size: `grow` (connections are being opened
+   * toward `to`) or `shrink` (idle connections were retired). `reason` says why, with figures.
+   */
+  resized: {
+    readonly action: Exclude<SizingAction, 'hold'>;
+    readonly from: number;
+    readonly to: number;
+    readonly reason: string;
+  };
 };

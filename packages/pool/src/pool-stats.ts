@@ -1,3 +1,4 @@
+import type { CircuitState } from '@enhanced-pool/circuit-breaker';
 import type { DestroyReason } from './pool-events.js';
 
 /**
@@ -12,8 +13,10 @@ export interface PoolStats {
   readonly poolSize: number;
   /** Connections waiting in the pool, ready to hand out. */
   readonly idleConnections: number;
-  /** Connections leased, or being validated or reset around a lease. */
+  /** Connections leased, being validated or reset around a lease, or under a health check. */
   readonly activeConnections: number;
+  /** Of `activeConnections`, those the health checker is validating or pinging. */
+  readonly healthChecking: number;
   /** Connects in flight; they count toward `maxSize`. */
   readonly connecting: number;
   /** Acquires not yet settled: queued, or being validated for. */
@@ -34,6 +37,17 @@ export interface PoolStats {
   readonly timeouts: number;
   /** Failed connects (part of `errors`). */
   readonly connectErrors: number;
+  /** Every `driver.connect()` the pool started (successful, failed or aborted). */
+  readonly connectAttempts: number;
+  /**
+   * Acquires failed at once because no connection could be opened: the breaker was open, or
+   * an authentication/configuration failure holds creation off (see `connectBackoff.fatalMs`).
+   */
+  readonly circuitRejections: number;
+  /** The connection breaker's state, `disabled` when `circuitBreaker: false`. */
+  readonly breakerState: CircuitState | 'disabled';
+  /** The size the adaptive sizer aims for (`minSize` when adaptive sizing is off). */
+  readonly targetSize: number;
   /** Failed or timed-out validations (part of `errors`). */
   readonly validationFailures: number;
   /** Failed resets (part of `errors`). */

@@ -1,4 +1,6 @@
+import type { CircuitBreaker } from '@enhanced-pool/circuit-breaker';
 import type { TypedEvents } from '@enhanced-pool/core';
+import type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
 import type { Lease } from './lease.js';
 import type { PoolEvents } from './pool-events.js';
 import type { PoolStats } from './pool-stats.js';
@@ -28,6 +30,12 @@ export interface CloseOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of `runHealthCheck()`. */
+export interface RunHealthCheckOptions {
+  /** Stops waiting for the report (the promise rejects with `signal.reason`); the run goes on. */
+  readonly signal?: AbortSignal;
+}
+
 /** Options of `ready()`. */
 export interface ReadyOptions {
   /** Stops waiting; the promise rejects with `signal.reason`. */
@@ -43,6 +51,13 @@ export interface ReadyOptions {
 export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
   /** The `name` option: in errors, logs and metrics. */
   readonly name: string;
+
+  /**
+   * The breaker guarding connection creation (the seed's `conn_circuit_breaker`):
+   * `getState()`, `on('stateChange')`, `metrics()`, `isolate()`, `reset()`. `undefined` with
+   * `circuitBreaker: false`.
+   */
+  readonly connCircuitBreaker: CircuitBreaker | undefined;
 
   /**
    * Borrows a connection. Served at once from idle when one is available (no timer, no
@@ -96,6 +111,32 @@ export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
 
   /** Counters and gauges, in O(1). */
   getStats(): PoolStats;
+
+  /**
+   * Runs a health check now (the seed's `run_health_check_async`), or joins the one in
+   * progress: validates idle connections due for it, closes the broken and expired, tops up to
+   * `minSize`, and resolves with the report. Never rejects for database trouble (that is in the
+   * report); rejects with `PoolClosedError` once the pool is closed.
+   */
+  runHealthCheck(options?: RunHealthCheckOptions): Promise<HealthReport>;
+
+  /** The report of the last finished health check, if any. */
+  lastHealthReport(): HealthReport | undefined;
+
+  /**
+   * Liveness: `false` only once `close()` was called. It never depends on the database, so a
+   * database outage does not make an orchestrator restart every replica.
+   */
+  isLive(): boolean;
+
+  /**
+   * Readiness: the pool is open and can serve: its breaker is not open (nor isolated) and no
+   * authentication/configuration failure holds creation off. Half-open counts as ready.
+   */
+  isReady(): boolean;
+
+  /** {@link Pool.isReady} with the reasons in words, for a readiness endpoint's body. */
+  readiness(): Readiness;
 
   /** `await using pool = createPool(…)` closes it with the default timeout. */
   [Symbol.asyncDispose](): Promise<void>;

@@ -1,4 +1,4 @@
-import { InvalidReleaseError } from '@enhanced-pool/core';
+import { type ErrorReason, InvalidReleaseError } from '@enhanced-pool/core';
 import type { Lease } from './lease.js';
 
 /*
@@ -14,12 +14,15 @@ export const CHECKING = 2;
 /** Being reset (or validated) after a release. */
 export const RELEASING = 3;
 export const DESTROYED = 4;
+/** Taken out of the idle list by the health checker, to be validated or pinged. */
+export const MAINTAINED = 5;
 export type RecordState =
   | typeof IDLE
   | typeof LEASED
   | typeof CHECKING
   | typeof RELEASING
-  | typeof DESTROYED;
+  | typeof DESTROYED
+  | typeof MAINTAINED;
 
 /**
  * The pool's bookkeeping for one physical connection. It is also the node of the idle list
@@ -30,10 +33,22 @@ export type RecordState =
  */
 export class ConnectionRecord<TConnection> {
   state: RecordState = IDLE;
-  /** How many times it was leased. */
+  /**
+   * How many times it was leased. Set to `Infinity` once the connection must not be lent
+   * again (too many errors), so release's `uses >= maxUses` check retires it at no extra cost.
+   */
   uses = 0;
-  /** Clock reading when it last became idle (or was validated). */
+  /**
+   * Clock reading from which it is trusted without a round trip: when it was last released,
+   * opened or validated. Hand-out validates it when this is older than `validateAfterIdleMs`.
+   */
   idleSince: number;
+  /** When a borrower last returned it (or it was opened): what the idle timeout counts from. */
+  lastUsedAt: number;
+  /** When a validation last succeeded (opening counts as one). */
+  lastValidatedAt: number;
+  /** Operation errors classified `timeout` (see `maxConnectionErrors`). */
+  errors = 0;
   /** The lease holding it, while `state` is LEASED. */
   lease: PoolLease<TConnection> | undefined = undefined;
   /** Neighbour released before this one (toward the reaped end of the idle list). */
@@ -49,6 +64,8 @@ export class ConnectionRecord<TConnection> {
     readonly expiresAt: number,
   ) {
     this.idleSince = createdAt;
+    this.lastUsedAt = createdAt;
+    this.lastValidatedAt = createdAt;
   }
 }
 
@@ -56,6 +73,7 @@ export class ConnectionRecord<TConnection> {
 export interface LeaseOwner<TConnection> {
   releaseLease(lease: PoolLease<TConnection>): void;
   destroyLease(lease: PoolLease<TConnection>, error: unknown): void;
+  reportLeaseError(lease: PoolLease<TConnection>, error: unknown): ErrorReason;
 }
 
 export const ACTIVE = 0;
@@ -103,6 +121,10 @@ export class PoolLease<TConnection> implements Lease<TConnection> {
 
   destroy(error?: unknown): void {
     this.owner.destroyLease(this, error);
+  }
+
+  reportError(error: unknown): ErrorReason {
+    return this.owner.reportLeaseError(this, error);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -75,3 +75,15 @@ export function ignoringConnectAbort(driver: FakeDriver): FakeDriver {
     connect: () => driver.connect({ signal: new AbortController().signal }),
   });
 }
+
+/** Records the clock reading at every `driver.connect()` call the pool makes. */
+export function recordConnectTimes(harness: Harness): number[] {
+  const times: number[] = [];
+  const { driver, clock } = harness;
+  const connect = driver.connect.bind(driver);
+  driver.connect = (options) => {
+    times.push(clock.now());
+    return connect(options);
+  };
+  return times;
+}
