@@ -1,9 +1,11 @@
 import {
   AcquireTimeoutError,
+  CircuitOpenError,
   InvalidReleaseError,
   PoolClosedError,
   PoolExhaustedError,
 } from '@enhanced-pool/core';
+import type { HealthReport } from '@enhanced-pool/health-checker';
 import type { FakeConnection } from '@enhanced-pool/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +16,10 @@ import type { Lease } from './lease.js';
  * Random interleavings of everything that can happen to a pool, checked after every step
  * against the invariants the pool promises: every caller settles by its deadline, the pool
  * never exceeds maxSize, a connection is never held twice, and the pool's count of open
- * connections always equals the driver's.
+ * connections always equals the driver's. Since issue 5 the steps include database outages
+ * (unreachable, or refusing the credentials), health checks and sizing ticks, and one more
+ * invariant: while the breaker is open or isolated no connect starts, and a half-open breaker
+ * lets exactly one probe through.
  */
 
 const ACQUIRE_TIMEOUT_MS = 1_000;
@@ -30,6 +35,9 @@ type Step =
   | { readonly kind: 'failValidation' }
   | { readonly kind: 'kill'; readonly index: number; readonly noticed: boolean }
   | { readonly kind: 'connectLatency'; readonly ms: number }
+  | { readonly kind: 'outage'; readonly reason: 'connection' | 'authentication' | undefined }
+  | { readonly kind: 'healthCheck' }
+  | { readonly kind: 'sizingTick' }
   | { readonly kind: 'close'; readonly timeoutMs: number };
 
 const index = fc.nat({ max: 20 });
@@ -51,10 +59,31 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('connectLatency'), ms: fc.nat({ max: 400 }) }),
   },
   {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('outage'),
+      reason: fc.constantFrom('connection', 'connection', 'authentication', undefined, undefined),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('healthCheck') }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sizingTick') }) },
+  {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('close'), timeoutMs: fc.nat({ max: 2_000 }) }),
   },
 ) as fc.Arbitrary<Step>;
+
+/** A small seeded generator, so a failing run replays exactly (jitter, lifetimes). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
 
 const config = fc
   .record({
@@ -69,6 +98,14 @@ const config = fc
     withReset: fc.boolean(),
     connectLatencyMs: fc.nat({ max: 300 }),
     validateLatencyMs: fc.nat({ max: 300 }),
+    breaker: fc.boolean(),
+    breakerFailures: fc.integer({ min: 1, max: 5 }),
+    healthCheckIntervalMs: fc.constantFrom(0, 700),
+    validationIntervalMs: fc.constantFrom(0, 500, Infinity),
+    keepaliveMs: fc.constantFrom(0, 1_000),
+    sizingIntervalMs: fc.constantFrom(0, 100, 500),
+    maxConnectionErrors: fc.constantFrom(1, 3),
+    seed: fc.nat(),
   })
   .map((value) => ({ ...value, minSize: Math.min(value.minSize, value.maxSize) }));
 
@@ -82,6 +119,7 @@ interface Acquire {
 
 class Run {
   readonly acquires: Acquire[] = [];
+  readonly healthChecks: Tracked<HealthReport>[] = [];
   /** Leases handed out and not yet released or destroyed by the test. */
   readonly held: Lease<FakeConnection>[] = [];
   readonly done: Lease<FakeConnection>[] = [];
@@ -94,6 +132,7 @@ class Run {
   constructor(
     readonly harness: Harness,
     readonly maxSize: number,
+    readonly sizingIntervalMs: number,
   ) {}
 
   pending(): Acquire[] {
@@ -161,6 +200,14 @@ class Run {
       case 'connectLatency':
         driver.setConnectLatency(action.ms);
         return;
+      case 'outage':
+        driver.failConnects(action.reason);
+        return;
+      case 'healthCheck':
+        this.healthChecks.push(track(pool.runHealthCheck()));
+        return;
+      case 'sizingTick':
+        return; // advanced by the runner: one sizing interval
       case 'close':
         if (this.closed) return;
         this.closed = true;
@@ -197,6 +244,7 @@ class Run {
           AcquireTimeoutError.isInstance(error) ||
           PoolExhaustedError.isInstance(error) ||
           PoolClosedError.isInstance(error) ||
+          CircuitOpenError.isInstance(error) ||
           (error as { code?: string }).code === 'CONNECT_FAILED' ||
           (acquire.aborted && (error as Error).message === 'caller gave up');
         expect(known, String(error)).toBe(true);
@@ -213,7 +261,9 @@ class Run {
     if (!this.closed) {
       for (const connection of heldConnections) expect(connection.closed).toBe(false);
       expect(stats.activeConnections).toBeGreaterThanOrEqual(this.held.length);
-      expect(stats.activeConnections).toBeLessThanOrEqual(this.held.length + stats.pending);
+      expect(stats.activeConnections).toBeLessThanOrEqual(
+        this.held.length + stats.pending + stats.healthChecking,
+      );
       expect(stats.released).toBe(this.endedByTest);
     }
     // The pool accounts for exactly the connections the driver holds open.
@@ -222,7 +272,33 @@ class Run {
     expect(stats.pending).toBe(this.pending().length);
     expect(stats.acquired).toBe(this.fulfilled);
     expect(stats.timeouts).toBe(this.timeouts);
+    // A health check never fails: pool and database trouble is in its report.
+    for (const check of this.healthChecks) {
+      if (check.status === 'rejected') expect(PoolClosedError.isInstance(check.error)).toBe(true);
+    }
   }
+}
+
+/**
+ * Watches every connect the pool starts against the breaker's state (followed through its
+ * events, so watching never moves it): none while open or isolated, one per half-open period.
+ */
+function watchBreaker(harness: Harness): { violations: string[] } {
+  const { pool, driver } = harness;
+  const violations: string[] = [];
+  let state: string = pool.connCircuitBreaker?.getState() ?? 'disabled';
+  let probes = 0;
+  pool.connCircuitBreaker?.on('stateChange', (event) => {
+    state = event.to;
+    probes = 0;
+  });
+  const connect = driver.connect.bind(driver);
+  driver.connect = (options) => {
+    if (state === 'open' || state === 'isolated') violations.push(`connect while ${state}`);
+    if (state === 'half-open' && ++probes > 1) violations.push(`probe ${probes} while half-open`);
+    return connect(options);
+  };
+  return { violations };
 }
 
 describe('pool invariants under random interleavings', () => {
@@ -242,18 +318,33 @@ describe('pool invariants under random interleavings', () => {
             maxLifetimeMs: settings.maxLifetimeMs,
             idleTimeoutMs: settings.idleTimeoutMs,
             leakDetectionMs: settings.leakDetectionMs,
+            circuitBreaker: settings.breaker
+              ? { window: { kind: 'consecutive', failures: settings.breakerFailures } }
+              : false,
+            connectBackoff: { fatalMs: 2_000 },
+            maxConnectionErrors: settings.maxConnectionErrors,
+            healthCheckIntervalMs: settings.healthCheckIntervalMs,
+            validationIntervalMs: settings.validationIntervalMs,
+            keepaliveMs: settings.keepaliveMs,
+            sizingIntervalMs: settings.sizingIntervalMs,
+            adaptiveSizing: { shrinkCooldownMs: 1_000, shrinkStepIntervalMs: 100 },
+            random: seededRandom(settings.seed),
             driverOptions: {
               withReset: settings.withReset,
               connectLatencyMs: settings.connectLatencyMs,
               validateLatencyMs: settings.validateLatencyMs,
             },
           });
-          const run = new Run(harness, settings.maxSize);
+          const watch = watchBreaker(harness);
+          const run = new Run(harness, settings.maxSize, settings.sizingIntervalMs);
           for (const action of steps) {
             run.apply(action);
             if (action.kind === 'advance') await harness.clock.advanceAsync(action.ms);
-            else await harness.clock.flush();
+            else if (action.kind === 'sizingTick') {
+              await harness.clock.advanceAsync(settings.sizingIntervalMs || 100);
+            } else await harness.clock.flush();
             run.check();
+            expect(watch.violations).toEqual([]);
           }
 
           // Wind down: the test returns what it holds, then the pool closes and everything settles.
@@ -271,6 +362,8 @@ describe('pool invariants under random interleavings', () => {
           await harness.clock.advanceAsync(2_000);
           await closing;
           run.check();
+          expect(watch.violations).toEqual([]);
+          for (const check of run.healthChecks) expect(check.status).not.toBe('pending');
           expect(run.pending()).toHaveLength(0);
           expect(harness.driver.openConnections.size).toBe(0);
           expect(harness.pool.getStats()).toMatchObject({ poolSize: 0, connecting: 0 });

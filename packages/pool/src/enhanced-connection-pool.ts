@@ -1752,6 +1752,8 @@ export class EnhancedConnectionPool<TConnection>
   returnChecked(record: ConnectionRecord<TConnection>, validated: boolean): void {
     if (record.state !== MAINTAINED) return;
     this.healthCheckingCount--;
+    // In transit, like a release: returnRecord may still close it (expired, broken, closing).
+    record.state = RELEASING;
     const now = this.readClock();
     if (validated) {
       record.lastValidatedAt = now;

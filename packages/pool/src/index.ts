@@ -1,9 +1,18 @@
 // The errors the pool throws, so catching them needs no direct dependency on core.
+
+// The types of what the pool hands out from its siblings (the breaker, health reports).
+export type {
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  CircuitState,
+} from '@enhanced-pool/circuit-breaker';
 export {
   AcquireTimeoutError,
+  CircuitOpenError,
   ConnectError,
   EnhancedPoolError,
   type EnhancedPoolErrorCode,
+  type ErrorReason,
   InvalidOptionError,
   InvalidReleaseError,
   type InvalidReleaseReason,
@@ -11,6 +20,7 @@ export {
   PoolExhaustedError,
   ValidationError,
 } from '@enhanced-pool/core';
+export type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
 export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
 export type { Lease } from './lease.js';
 export type {
@@ -18,11 +28,15 @@ export type {
   CloseOptions,
   Pool,
   ReadyOptions,
+  RunHealthCheckOptions,
   WithConnectionContext,
 } from './pool.js';
 export { DESTROY_REASONS, type DestroyReason, type PoolEvents } from './pool-events.js';
 export {
+  type AdaptiveSizingOptions,
+  type ConnectBackoffOptions,
   type PoolOptions,
+  type ResolvedConnectBackoff,
   type ResolvedPoolOptions,
   resolvePoolOptions,
 } from './pool-options.js';
