@@ -1,0 +1,351 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadStatus } from './load-generator.js';
+import { breakerState, poolFeatures } from './pool-view.js';
+import { type Service, startService } from './service.js';
+
+const APPLICATION_NAME = 'example-integration';
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+let service: Service;
+let base: string;
+
+async function api(
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const response = await fetch(base + path, init);
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON (the dashboard): keep the text.
+  }
+  return { status: response.status, body, headers: response.headers };
+}
+
+const post = (path: string, body: unknown = {}) =>
+  api(path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
+
+/** Resolves once the load generator has counted `count` more successes (driven by pool events). */
+function untilMoreOk(count: number): Promise<LoadStatus> {
+  const target = service.app.load.status().ok + count;
+  return new Promise((resolve) => {
+    const subscription = service.pool.on('released', () => {
+      const status = service.app.load.status();
+      if (status.ok >= target) {
+        subscription.dispose();
+        resolve(status);
+      }
+    });
+  });
+}
+
+beforeAll(async () => {
+  service = await startService({
+    port: 0,
+    applicationName: APPLICATION_NAME,
+    restartDowntimeMs: 2_000,
+    print: () => {},
+  });
+  base = service.url.replace(/\/$/, '');
+});
+
+afterAll(async () => {
+  await service?.shutdown();
+});
+
+describe('the example service on a real PostgreSQL', () => {
+  it('listens on the loopback port it was given (0: a free one)', () => {
+    expect(service.port).toBeGreaterThan(0);
+    expect(service.url).toBe(`http://127.0.0.1:${service.port}/`);
+  });
+
+  it('serves a self-contained dashboard: no script, style or font from anywhere else', async () => {
+    const { status, body, headers } = await api('/');
+    expect(status).toBe(200);
+    expect(headers.get('content-type')).toMatch(/^text\/html/);
+    expect(headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = body as string;
+    expect(html).toContain('<canvas id="chart-pool">');
+    expect(html).toContain("new EventSource('/api/events')");
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
+  });
+
+  it('answers /livez 200 and /readyz 200 once the pool is ready', async () => {
+    await service.pool.ready();
+    expect(await api('/livez')).toMatchObject({ status: 200, body: { live: true } });
+    expect(await api('/readyz')).toMatchObject({ status: 200, body: { ready: true, reasons: [] } });
+  });
+
+  it('stores an order and lists it back', async () => {
+    const created = await post('/api/orders', { customer: 'grace', amountCents: 4_200 });
+    expect(created.status).toBe(201);
+    const order = created.body as { id: number; customer: string; amountCents: number };
+    expect(order).toMatchObject({ customer: 'grace', amountCents: 4_200 });
+    expect(Number.isInteger(order.id)).toBe(true);
+
+    const listed = await api('/api/orders?limit=5');
+    expect(listed.status).toBe(200);
+    expect((listed.body as { orders: unknown[] }).orders[0]).toEqual(created.body);
+  });
+
+  it('refuses bad requests with a status and a reason', async () => {
+    const badOrder = await post('/api/orders', { customer: 'grace', amountCents: -1 });
+    expect(badOrder).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_OPTION', field: 'amountCents' } },
+    });
+    const notJson = await api('/api/orders', { method: 'POST', body: '{"customer":"x"' });
+    expect(notJson.status).toBe(415);
+    const brokenJson = await api('/api/orders', {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: '{"customer":',
+    });
+    expect(brokenJson).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    expect((await api('/api/faults/restart')).status).toBe(405);
+    expect((await api('/api/nothing')).status).toBe(404);
+    expect((await post('/api/load', { workers: 65 })).status).toBe(400);
+    expect((await api('/api/orders?limit=0')).status).toBe(400);
+  });
+
+  it('refuses a Host that is not loopback (DNS rebinding)', async () => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const outgoing = request(
+        {
+          host: '127.0.0.1',
+          port: service.port,
+          path: '/api/stats',
+          headers: { host: 'evil.example' },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+    expect(status).toBe(421);
+  });
+
+  it('reports pool, breaker, health, probes, database, faults, load and events in /api/stats', async () => {
+    const { status, body } = await api('/api/stats');
+    expect(status).toBe(200);
+    const stats = body as Record<string, Record<string, unknown>>;
+    expect(Object.keys(stats).sort()).toEqual(
+      [
+        'at',
+        'breaker',
+        'database',
+        'events',
+        'faults',
+        'features',
+        'health',
+        'load',
+        'pool',
+        'probes',
+        'uptimeMs',
+      ].sort(),
+    );
+    expect(stats.pool).toMatchObject({ name: 'example', state: 'open', minSize: 2, maxSize: 10 });
+    expect(stats.pool!.poolSize).toBeGreaterThanOrEqual(2);
+    expect(typeof stats.breaker!.state).toBe('string');
+    expect(stats.probes).toMatchObject({ live: true, ready: true });
+    expect(stats.database).toEqual({
+      kind: service.server.kind,
+      address: `${service.server.host}:${service.server.port}`,
+      database: service.server.database,
+      user: service.server.user,
+    });
+    expect(stats.load).toMatchObject({ workers: 0, maxWorkers: 64 });
+    expect(stats.faults!.server).toBe('up');
+    expect(Array.isArray(stats.events)).toBe(true);
+    // Secret-free: never a connection string.
+    expect(JSON.stringify(body)).not.toContain('postgres://');
+    if (poolFeatures(service.pool).healthCheck) {
+      await post('/api/health-check');
+      const after = (await api('/api/stats')).body as { health: { lastReport: unknown } };
+      expect(after.health.lastReport).toMatchObject({ healthy: true, minSize: 2 });
+    }
+  });
+
+  it('streams a snapshot, then events as they happen, over Server-Sent Events', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${base}/api/events`, { signal: controller.signal });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    const next = async (type: string): Promise<unknown> => {
+      for (;;) {
+        const match = new RegExp(`event: ${type}\\ndata: (.*)\\n\\n`).exec(buffer);
+        if (match) {
+          buffer = buffer.slice(match.index + match[0].length);
+          return JSON.parse(match[1]!);
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before a "${type}" message`);
+        buffer += value;
+      }
+    };
+    try {
+      const snapshot = (await next('snapshot')) as { pool: { name: string } };
+      expect(snapshot.pool.name).toBe('example');
+      await post('/api/load', { workers: 0 });
+      const event = (await next('event')) as { type: string; message: string };
+      expect(event).toMatchObject({ type: 'load', message: 'load: 0 workers' });
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it('runs 8 workers for about a second with successes and no errors', async () => {
+    const started = await post('/api/load', { workers: 8 });
+    expect(started.body).toMatchObject({ workers: 8 });
+    // The duration is the point of this test, not a condition to wait for.
+    await delay(1_000);
+    await post('/api/load', { workers: 0 });
+    await service.app.load.stop();
+    const status = service.app.load.status();
+    console.log(
+      `8 workers, ~1 s: ${status.ok} ok, ${status.errors} errors, p50 ${status.window.p50Ms?.toFixed(2)} ms, p99 ${status.window.p99Ms?.toFixed(2)} ms`,
+    );
+    expect(status.ok).toBeGreaterThan(0);
+    expect(status.errors).toBe(0);
+    expect(status.running).toBe(0);
+  });
+
+  it('kills idle connections under load: callers see no error', async () => {
+    // Fewer workers than the pool has connections (the previous test grew it), so some are
+    // idle in the pool: those are the ones a firewall or an idle-session killer takes.
+    const workers = 4;
+    const errorsBefore = service.app.load.status().errors;
+    await post('/api/load', { workers });
+    await untilMoreOk(500);
+
+    const killed = await post('/api/faults/kill-idle');
+    expect(killed.status).toBe(200);
+    const { terminated } = (killed.body as { result: { terminated: number } }).result;
+    await untilMoreOk(2_000);
+    await post('/api/load', { workers: 0 });
+    await service.app.load.stop();
+
+    const status = service.app.load.status();
+    const errors = status.errors - errorsBefore;
+    console.log(
+      `kill-idle under ${workers} workers: ${terminated} idle backends terminated, ${errors} errors to callers`,
+    );
+    expect(terminated).toBeGreaterThan(0);
+    expect(errors).toBe(0);
+  });
+
+  it('kills every connection under load: at most one error per worker, then service goes on', async () => {
+    const workers = 8;
+    const errorsBefore = service.app.load.status().errors;
+    await post('/api/load', { workers });
+    await untilMoreOk(500);
+
+    const killed = await post('/api/faults/kill-all');
+    expect(killed.status).toBe(200);
+    const { terminated } = (killed.body as { result: { terminated: number } }).result;
+    await untilMoreOk(2_000);
+    await post('/api/load', { workers: 0 });
+    await service.app.load.stop();
+
+    const status = service.app.load.status();
+    const errors = status.errors - errorsBefore;
+    console.log(
+      `kill-all under ${workers} workers: ${terminated} backends terminated, ${errors} errors to callers ${JSON.stringify(status.errorsByCode)}`,
+    );
+    expect(terminated).toBeGreaterThanOrEqual(workers);
+    // A statement on the wire when its backend dies fails: one per leased connection, at most.
+    expect(errors).toBeLessThanOrEqual(workers);
+  });
+
+  it('crashes and restarts the server under load: the breaker opens, callers fail fast, the pool recovers', async (context) => {
+    if (!poolFeatures(service.pool).circuitBreaker) {
+      context.skip('this pool build has no connCircuitBreaker yet');
+    }
+    if (!service.server.capabilities.restart) {
+      context.skip(`the server can't be restarted (${service.server.kind})`);
+    }
+    const states: string[] = [];
+    const breaker = (
+      service.pool as unknown as {
+        connCircuitBreaker: {
+          on(event: 'stateChange', listener: (change: { to: string }) => void): { dispose(): void };
+        };
+      }
+    ).connCircuitBreaker.on('stateChange', ({ to }) => states.push(to));
+    const before = service.app.load.status();
+    await post('/api/load', { workers: 8 });
+    await untilMoreOk(200);
+
+    const crashedAt = performance.now();
+    const restarted = await post('/api/faults/restart');
+    expect(restarted.status).toBe(200);
+    const upAt = performance.now();
+    await untilMoreOk(1);
+    const recoveredMs = performance.now() - upAt;
+    await untilMoreOk(500);
+    await post('/api/load', { workers: 0 });
+    await service.app.load.stop();
+    breaker.dispose();
+
+    const after = service.app.load.status();
+    const byCode: Record<string, number> = {};
+    for (const [code, total] of Object.entries(after.errorsByCode)) {
+      const fresh = total - (before.errorsByCode[code] ?? 0);
+      if (fresh > 0) byCode[code] = fresh;
+    }
+    console.log(
+      `restart under 8 workers: down ${Math.round(upAt - crashedAt)} ms, first success ${Math.round(recoveredMs)} ms after the server was back, breaker opened ${states.filter((state) => state === 'open').length}× in ${states.length} transitions ending ${states.at(-1)}, callers' errors ${JSON.stringify(byCode)}`,
+    );
+    expect(states).toContain('open');
+    expect(states.at(-1)).toBe('closed');
+    expect(byCode.CIRCUIT_OPEN ?? 0).toBeGreaterThan(0);
+    expect(breakerState(service.pool)).toBe('closed');
+    expect(await api('/readyz')).toMatchObject({ status: 200 });
+  });
+
+  it('shuts down leaving no server connection and no postgres process', async () => {
+    const local = service.server.kind === 'local';
+    const [row] = local
+      ? await service.server.query<{ data_directory: string }>('SHOW data_directory')
+      : [];
+    const dataDirectory = row?.data_directory;
+
+    const report = await service.shutdown();
+    expect(report.connectionsLeft).toBe(0);
+    expect(report.serverStopped).toBe(local);
+    expect(service.pool.getStats().state).toBe('closed');
+    await expect(fetch(`${base}/livez`)).rejects.toThrow();
+
+    if (dataDirectory !== undefined) {
+      expect(existsSync(dataDirectory)).toBe(false);
+      const processes = (() => {
+        try {
+          return execFileSync('pgrep', ['-f', dataDirectory], { encoding: 'utf8' }).trim();
+        } catch {
+          return ''; // pgrep exits 1 when nothing matches.
+        }
+      })();
+      expect(processes).toBe('');
+      const refused = await new Promise<boolean>((resolve) => {
+        const socket = connect(service.server.port, service.server.host);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(false);
+        });
+        socket.once('error', () => resolve(true));
+      });
+      expect(refused).toBe(true);
+    }
+  });
+});
