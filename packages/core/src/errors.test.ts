@@ -62,6 +62,15 @@ describe('error family', () => {
     expect(error.waitedMs).toBe(5_000.4);
   });
 
+  it('says when an open circuit can be retried, and when it has no scheduled end', () => {
+    expect(new CircuitOpenError(1_499.6).message).toBe(
+      'Connection circuit is open; retry after 1500 ms',
+    );
+    expect(new CircuitOpenError(Infinity, { poolName: 'orders' }).message).toBe(
+      'Pool "orders": connection circuit is open; it stays open until it is reset',
+    );
+  });
+
   it('names the option, the value and the allowed range', () => {
     const error = new InvalidOptionError('acquireTimeoutMs', -5, 'a number ≥ 0');
     expect(error.message).toBe('Invalid option "acquireTimeoutMs": got -5, expected a number ≥ 0');

@@ -215,11 +215,11 @@ export class CircuitOpenError extends EnhancedPoolError {
 
   constructor(retryAfterMs: number, options?: { cause?: unknown; poolName?: string }) {
     const pool = options?.poolName ? `Pool "${options.poolName}": c` : 'C';
-    super(
-      'CIRCUIT_OPEN',
-      `${pool}onnection circuit is open; retry after ${Math.max(0, Math.round(retryAfterMs))} ms`,
-      options,
-    );
+    // An isolated breaker has no scheduled end: say so rather than "retry after Infinity ms".
+    const retry = Number.isFinite(retryAfterMs)
+      ? `retry after ${Math.max(0, Math.round(retryAfterMs))} ms`
+      : 'it stays open until it is reset';
+    super('CIRCUIT_OPEN', `${pool}onnection circuit is open; ${retry}`, options);
     this.retryAfterMs = retryAfterMs;
   }
 

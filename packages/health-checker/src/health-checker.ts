@@ -136,8 +136,11 @@ function validateTarget(target: unknown): void {
  * 3. asks the pool to fill back up to `minSize`;
  * 4. reports, logs and emits `report`.
  *
+ * `@enhanced-pool/pool` builds one from its own options (`healthCheckIntervalMs`, `keepaliveMs`,
+ * …); use this directly only for a pool of your own that implements {@link HealthCheckTarget}.
+ *
  * @example
- * const checker = createHealthChecker(pool.healthCheckTarget, { keepaliveMs: 240_000 });
+ * const checker = createHealthChecker(myPoolTarget, { keepaliveMs: 240_000 });
  * checker.on('report', (report) => report.healthy || console.warn(report.reasons));
  * checker.start();
  */
