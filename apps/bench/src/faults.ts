@@ -145,6 +145,8 @@ async function watchRestart(
 
 interface RestartFigures {
   readonly errors: number;
+  /** Of `errors`, the callers refused at once by an open breaker (code `CIRCUIT_OPEN`). */
+  readonly failedFast: number;
   readonly connectAttempts: number;
   readonly recoveryMs: number;
   readonly successes: number;
@@ -159,6 +161,7 @@ async function restartUnderLoad(
   await warmConnections(pool, SIZE);
   let stop = false;
   let errors = 0;
+  let failedFast = 0;
   let successes = 0;
   let downAt = Number.POSITIVE_INFINITY;
   let firstSuccessAfterDown = Number.NaN;
@@ -172,8 +175,9 @@ async function restartUnderLoad(
         if (startedAt > downAt && Number.isNaN(firstSuccessAfterDown)) {
           firstSuccessAfterDown = performance.now();
         }
-      } catch {
+      } catch (error) {
         errors += 1;
+        if ((error as { code?: unknown } | undefined)?.code === 'CIRCUIT_OPEN') failedFast += 1;
         await sleep(PAUSE_AFTER_ERROR_MS);
       }
     }
@@ -181,6 +185,7 @@ async function restartUnderLoad(
   await sleep(200);
   const attemptsBefore = pool.connectAttempts();
   const errorsBefore = errors;
+  const failedFastBefore = failedFast;
   const probe = await watchRestart(server.connectionString, options.downtimeMs + 30_000, (at) => {
     downAt = at;
   });
@@ -192,6 +197,7 @@ async function restartUnderLoad(
   await withDeadline(workers, ACQUIRE_TIMEOUT_MS * 2, undefined);
   return {
     errors: errors - errorsBefore,
+    failedFast: failedFast - failedFastBefore,
     connectAttempts: pool.connectAttempts() - attemptsBefore,
     recoveryMs: firstSuccessAfterDown - acceptAt,
     successes,
@@ -254,6 +260,8 @@ export async function runFaultBench(
       restartRows.push([
         maker.name,
         String(figures.errors),
+        String(figures.failedFast),
+        String(figures.errors - figures.failedFast),
         String(figures.connectAttempts),
         recovery,
         String(figures.successes),
@@ -277,6 +285,8 @@ export async function runFaultBench(
     headers: [
       'pool',
       'errors to callers',
+      'of which refused at once (CIRCUIT_OPEN)',
+      'of which failed queries or connects',
       'connect attempts',
       'ms from server accepting to first success',
       'successful queries',
@@ -287,6 +297,7 @@ export async function runFaultBench(
           `Method: ${workers} workers loop \`SELECT 1\` through a warmed pool of ${SIZE} (each pauses ${PAUSE_AFTER_ERROR_MS} ms after an error, as a caller would before its next request); 200 ms in, \`server.restart({ mode: 'immediate', downtimeMs: ${downtimeMs} })\`; the workers stop ${observeAfterMs} ms after the server is back. Errors and connect attempts count from the restart call to the end.`,
           `"Accepting" comes from a separate probe: a connected client notices the kill, then a fresh connect every ${PROBE_INTERVAL_MS} ms; the server counts as accepting from the start of the first attempt that succeeds. The figure is the first successful statement (started after the kill) minus that moment, so it includes the pool's own connect and the statement; it is good to a few ms, and "≤ ${PROBE_INTERVAL_MS}" (the raw, possibly negative, figure in brackets) means the pool got through as soon as the probe did.`,
           `Every acquire is bounded by ${ACQUIRE_TIMEOUT_MS} ms (pg-pool: connectionTimeoutMillis).`,
+          'enhanced-pool refuses callers at once while its connection breaker is open (issue 5: fail fast rather than queue behind a database that is down), so its error count grows with how often callers retry during the downtime; tarn and generic-pool instead hold callers until the server is back or their acquire timeout passes. The split columns show which errors were fast refusals and which were real failures.',
         ]
       : ['not available: this server cannot restart (external or embedded PostgreSQL).'],
   };
