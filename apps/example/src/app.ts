@@ -89,7 +89,7 @@ export interface AppOptions {
   readonly restartDowntimeMs?: number;
   /**
    * The event log to record into (e.g. shared with `main` for start-up lines).
-   * @default a new log of 200 events
+   * @default a new log of 500 events
    */
   readonly events?: EventLog;
 }
@@ -100,6 +100,24 @@ export interface DatabaseView {
   readonly address: string;
   readonly database: string;
   readonly user: string;
+}
+
+/** How far back `/api/stats` returns {@link HistoryPoint}s. */
+const HISTORY_MS = 60_000;
+
+/**
+ * One sample of the chart's figures, taken every `snapshotIntervalMs`. `ok` and `errors` are the
+ * load generator's running totals; the dashboard turns them into rates.
+ */
+export interface HistoryPoint {
+  /** Wall-clock time (epoch ms). */
+  readonly t: number;
+  readonly size: number;
+  readonly active: number;
+  readonly idle: number;
+  readonly pending: number;
+  readonly ok: number;
+  readonly errors: number;
 }
 
 /** What `/api/stats` and every Server-Sent Events `snapshot` carry. */
@@ -134,7 +152,7 @@ export interface App {
    * database server are the caller's to close.
    */
   close(): Promise<void>;
-  /** The current figures, as `/api/stats` returns them (without `events`). */
+  /** The current figures, as `/api/stats` returns them (without `events` and `history`). */
   snapshot(): Snapshot;
   readonly events: EventLog;
   readonly load: LoadGenerator;
@@ -192,6 +210,10 @@ export function createApp(options: AppOptions): App {
   let ticker: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   let lastErrorsByCode: Readonly<Record<string, number>> = {};
+  let lastErrorsAt = Date.now();
+  /** The last minute of figures, so a dashboard opened after a fault still shows it. */
+  const history: HistoryPoint[] = [];
+  const historyLength = Math.ceil(HISTORY_MS / snapshotIntervalMs) + 1;
 
   const snapshot = (): Snapshot => {
     const lastReport = lastHealthReport(pool);
@@ -239,22 +261,32 @@ export function createApp(options: AppOptions): App {
   );
 
   const tick = (): void => {
-    // Callers' errors, summed per tick, so an outage reads as a few lines, not thousands.
-    const current = load.status().errorsByCode;
-    for (const [code, total] of Object.entries(current)) {
-      const fresh = total - (lastErrorsByCode[code] ?? 0);
-      if (fresh > 0) {
-        events.log(
-          'callers',
-          'error',
-          `load: ${fresh} × ${code} in the last ${snapshotIntervalMs} ms`,
-        );
-      }
-    }
-    lastErrorsByCode = current;
-    throttled.flush();
-    if (sseClients.size === 0) return;
     const data = snapshot();
+    history.push({
+      t: data.at,
+      size: data.pool.poolSize,
+      active: data.pool.activeConnections,
+      idle: data.pool.idleConnections,
+      pending: data.pool.pending,
+      ok: data.load.ok,
+      errors: data.load.errors,
+    });
+    if (history.length > historyLength) history.shift();
+    // Callers' errors, summed over a second, so an outage reads as a few lines, not thousands.
+    if (data.at - lastErrorsAt >= 1_000) {
+      const current = data.load.errorsByCode;
+      const fresh = Object.entries(current)
+        .map(([code, total]) => [code, total - (lastErrorsByCode[code] ?? 0)] as const)
+        .filter(([, count]) => count > 0);
+      if (fresh.length > 0) {
+        const seconds = ((data.at - lastErrorsAt) / 1_000).toFixed(1);
+        const list = fresh.map(([code, count]) => `${count} × ${code}`).join(', ');
+        events.log('callers', 'error', `callers got ${list} in ${seconds} s`);
+      }
+      lastErrorsByCode = current;
+      lastErrorsAt = data.at;
+    }
+    throttled.flush();
     for (const client of sseClients) writeSse(client, 'snapshot', data);
   };
 
@@ -291,7 +323,7 @@ export function createApp(options: AppOptions): App {
         return;
       }
       case 'GET /api/stats':
-        sendJson(response, 200, { ...snapshot(), events: events.recent() });
+        sendJson(response, 200, { ...snapshot(), events: events.recent(), history });
         return;
       case 'GET /api/events':
         openEventStream(response);
@@ -573,7 +605,7 @@ function subscribeToPool(
       );
     }),
     pool.on('acquireTimeout', ({ error }) => {
-      throttled.log('acquireTimeout', 'acquireTimeout', 'error', error.message, 2);
+      throttled.log('acquireTimeout', 'acquireTimeout', 'error', error.message, 1);
     }),
     pool.on('connectError', ({ reason, durationMs, error }) => {
       throttled.log(
@@ -581,7 +613,7 @@ function subscribeToPool(
         'connectError',
         'error',
         `connect failed after ${Math.round(durationMs)} ms (${reason})${describeError(error.cause ?? error)}`,
-        2,
+        1,
       );
     }),
     pool.on('leakDetected', ({ connectionId, heldMs }) => {
@@ -629,7 +661,7 @@ function subscribeToPool(
     const probing =
       (change.from === 'open' && change.to === 'half-open') ||
       (change.from === 'half-open' && change.to === 'open');
-    if (probing) throttled.log('breaker/probing', 'breaker', level, message, 2);
+    if (probing) throttled.log('breaker/probing', 'breaker', level, message, 1);
     else events.log('breaker', level, message);
   });
   if (breaker !== undefined) into.push(breaker);

@@ -13,8 +13,10 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>enhanced-pool · example service</title>
+<link rel="icon" href="data:,">
 <style>
   :root {
+    color-scheme: dark;
     --bg: #0f1419; --panel: #182029; --line: #2a3541; --text: #d8dee6; --muted: #8a97a6;
     --green: #3fb950; --amber: #d29922; --red: #f85149; --blue: #58a6ff; --purple: #bc8cff;
     --cyan: #39c5cf; --grey: #6e7681;
@@ -24,7 +26,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
   header { display: flex; align-items: center; gap: 12px; flex-wrap: wrap;
     padding: 10px 18px; border-bottom: 1px solid var(--line); background: var(--panel); }
-  header h1 { font-size: 17px; margin: 0 8px 0 0; font-weight: 600; }
+  header h1 { font-size: 17px; margin: 0; font-weight: 600; }
   header .db { color: var(--muted); font-family: ui-monospace, monospace; font-size: 12px; }
   .spacer { flex: 1; }
   .badge { display: inline-block; padding: 2px 9px; border-radius: 10px; font-size: 12px;
@@ -75,8 +77,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 </head>
 <body>
 <header>
-  <h1>enhanced-pool · example service</h1>
-  <span class="db" id="db">connecting…</span>
+  <div><h1>enhanced-pool · example service</h1><div class="db" id="db">connecting…</div></div>
   <span class="spacer"></span>
   <span><span class="badge-label">server</span><span class="badge" id="server">?</span></span>
   <span><span class="badge-label">breaker</span><span class="badge" id="breaker">?</span></span>
@@ -145,8 +146,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   'use strict';
   var WINDOW_MS = 60000;
   var history = [];
-  var previous = null;
-  var lastSeq = 0;
+  var events = {};
   var latest = null;
   var sliderBusy = false;
 
@@ -173,20 +173,35 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   var SERVER_COLOURS = { up: 'green', down: 'red', restarting: 'amber', stopping: 'amber',
     starting: 'amber', unknown: '' };
 
+  function pointOf(s) {
+    return { t: s.at, size: s.pool.poolSize, active: s.pool.activeConnections,
+      idle: s.pool.idleConnections, pending: s.pool.pending, ok: s.load.ok, errors: s.load.errors };
+  }
+
+  /** Adds samples in time order, with ops/s and errors/s from the running totals before. */
+  function addPoints(points) {
+    var byTime = {};
+    history.concat(points).forEach(function (point) { byTime[point.t] = point; });
+    var sorted = Object.keys(byTime).map(Number).sort(function (a, b) { return a - b; });
+    var end = sorted.length ? sorted[sorted.length - 1] : 0;
+    history = [];
+    sorted.forEach(function (t) {
+      var point = byTime[t];
+      if (t < end - WINDOW_MS) return;
+      var before = history.length ? history[history.length - 1] : null;
+      var dt = before ? (t - before.t) / 1000 : 0;
+      point.ops = dt > 0 ? Math.max(0, (point.ok - before.ok) / dt) : 0;
+      point.errs = dt > 0 ? Math.max(0, (point.errors - before.errors) / dt) : 0;
+      history.push(point);
+    });
+  }
+
   function render(s) {
     latest = s;
     var p = s.pool;
-    var now = s.at;
-    var ops = 0, errs = 0;
-    if (previous && now > previous.at) {
-      var dt = (now - previous.at) / 1000;
-      ops = Math.max(0, (s.load.ok - previous.load.ok) / dt);
-      errs = Math.max(0, (s.load.errors - previous.load.errors) / dt);
-    }
-    previous = s;
-    history.push({ t: now, size: p.poolSize, active: p.activeConnections,
-      idle: p.idleConnections, pending: p.pending, ops: ops, errors: errs });
-    while (history.length && history[0].t < now - WINDOW_MS) history.shift();
+    addPoints([pointOf(s)]);
+    var last = history[history.length - 1];
+    var ops = last.ops, errs = last.errs;
 
     $('db').textContent = 'postgresql ' + s.database.address + '/' + s.database.database +
       ' as ' + s.database.user + ' (' + (s.database.kind === 'local' ? 'throwaway local server'
@@ -291,19 +306,24 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     $('codes').style.whiteSpace = 'pre';
   }
 
-  function addEvent(e) {
-    if (e.seq <= lastSeq) return;
-    lastSeq = e.seq;
-    var li = document.createElement('li');
-    li.className = e.level;
-    var t = document.createElement('span'); t.className = 't';
-    t.textContent = new Date(e.at).toLocaleTimeString();
-    var k = document.createElement('span'); k.className = 'k'; k.textContent = e.type;
-    var m = document.createElement('span'); m.className = 'm'; m.textContent = e.message;
-    li.appendChild(t); li.appendChild(k); li.appendChild(m);
-    var list = $('events');
-    list.insertBefore(li, list.firstChild);
-    while (list.children.length > 100) list.removeChild(list.lastChild);
+  /** Merges events by sequence number, newest first: the stream and /api/stats may race. */
+  function addEvents(list) {
+    list.forEach(function (e) { events[e.seq] = e; });
+    var seqs = Object.keys(events).map(Number).sort(function (a, b) { return b - a; });
+    seqs.slice(150).forEach(function (seq) { delete events[seq]; });
+    var ul = $('events');
+    ul.textContent = '';
+    seqs.slice(0, 150).forEach(function (seq) {
+      var e = events[seq];
+      var li = document.createElement('li');
+      li.className = e.level;
+      var t = document.createElement('span'); t.className = 't';
+      t.textContent = new Date(e.at).toLocaleTimeString();
+      var k = document.createElement('span'); k.className = 'k'; k.textContent = e.type;
+      var m = document.createElement('span'); m.className = 'm'; m.textContent = e.message;
+      li.appendChild(t); li.appendChild(k); li.appendChild(m);
+      ul.appendChild(li);
+    });
   }
 
   var SERIES_POOL = [
@@ -314,7 +334,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   ];
   var SERIES_OPS = [
     { key: 'ops', label: 'ops/s', colour: '#39c5cf' },
-    { key: 'errors', label: 'errors/s', colour: '#f85149' }
+    { key: 'errs', label: 'errors/s (right scale)', colour: '#f85149', right: true }
   ];
 
   function legend(el, series) {
@@ -343,37 +363,50 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     var ctx = canvas.getContext('2d');
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    var left = 44, right = 8, top = 8, bottom = 20;
+    var hasRight = series.some(function (s) { return s.right; });
+    var left = 44, right = hasRight ? 40 : 8, top = 8, bottom = 20;
     var plotW = width - left - right, plotH = height - top - bottom;
     var end = history.length ? history[history.length - 1].t : Date.now();
     var start = end - WINDOW_MS;
-    var max = minMax;
+    // Each side has its own scale, so a few errors per second stay visible beside
+    // thousands of operations.
+    var max = { left: minMax, right: 1 };
     history.forEach(function (point) {
-      series.forEach(function (s) { if (point[s.key] > max) max = point[s.key]; });
+      series.forEach(function (s) {
+        var side = s.right ? 'right' : 'left';
+        if (point[s.key] > max[side]) max[side] = point[s.key];
+      });
     });
-    max = niceMax(max);
+    max.left = niceMax(max.left);
+    max.right = niceMax(max.right);
+    function label(v) { return v >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); }
     ctx.font = '11px system-ui, sans-serif';
-    ctx.fillStyle = '#8a97a6';
     ctx.strokeStyle = '#2a3541';
     ctx.lineWidth = 1;
     for (var g = 0; g <= 4; g++) {
       var y = top + plotH - (plotH * g) / 4;
       ctx.beginPath(); ctx.moveTo(left, y + 0.5); ctx.lineTo(left + plotW, y + 0.5); ctx.stroke();
-      var v = (max * g) / 4;
-      ctx.fillText(v >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10), 4, y + 4);
+      ctx.fillStyle = '#8a97a6';
+      ctx.fillText(label((max.left * g) / 4), 4, y + 4);
+      if (hasRight) {
+        ctx.fillStyle = '#f85149';
+        ctx.fillText(label((max.right * g) / 4), left + plotW + 6, y + 4);
+      }
     }
+    ctx.fillStyle = '#8a97a6';
     for (var s10 = 0; s10 <= 60; s10 += 10) {
       var x = left + plotW - (plotW * s10) / 60;
       ctx.fillText(s10 === 0 ? 'now' : '-' + s10 + 's', x - 12, height - 5);
     }
     series.forEach(function (s) {
+      var scale = s.right ? max.right : max.left;
       ctx.strokeStyle = s.colour;
       ctx.lineWidth = s.key === 'size' || s.key === 'ops' ? 2 : 1.5;
       ctx.beginPath();
       var started = false;
       history.forEach(function (point) {
         var px = left + ((point.t - start) / WINDOW_MS) * plotW;
-        var py = top + plotH - (point[s.key] / max) * plotH;
+        var py = top + plotH - (point[s.key] / scale) * plotH;
         if (!started) { ctx.moveTo(px, py); started = true; } else ctx.lineTo(px, py);
       });
       ctx.stroke();
@@ -439,7 +472,8 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   window.addEventListener('resize', drawAll);
 
   fetch('/api/stats').then(function (response) { return response.json(); }).then(function (s) {
-    s.events.forEach(addEvent);
+    addEvents(s.events);
+    addPoints(s.history || []);
     render(s);
   }).catch(function (error) { toast('could not load stats: ' + error.message); });
 
@@ -447,7 +481,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   source.addEventListener('open', function () { setBadge($('stream'), 'live', 'green'); });
   source.addEventListener('error', function () { setBadge($('stream'), 'reconnecting', 'amber'); });
   source.addEventListener('snapshot', function (message) { render(JSON.parse(message.data)); });
-  source.addEventListener('event', function (message) { addEvent(JSON.parse(message.data)); });
+  source.addEventListener('event', function (message) { addEvents([JSON.parse(message.data)]); });
 })();
 </script>
 </body>

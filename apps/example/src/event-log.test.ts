@@ -41,7 +41,7 @@ describe('createEventLog', () => {
 });
 
 describe('createThrottledLog', () => {
-  it('logs up to the limit per interval, then summarises what it held back', () => {
+  it('logs up to the limit per interval, then summarises what it held back once per interval', () => {
     let time = 0;
     const log = createEventLog();
     const throttled = createThrottledLog(log, { limit: 2, intervalMs: 1_000, now: () => time });
@@ -52,17 +52,21 @@ describe('createThrottledLog', () => {
     }
     expect(log.recent().map((event) => event.message)).toEqual(['flip 1', 'flip 2']);
 
+    // Held back since 200 ms: no summary before a whole interval has passed.
+    throttled.flush();
+    expect(log.recent()).toHaveLength(2);
+    time = 1_200;
     throttled.flush();
     const summary = log.recent().at(-1)!;
-    expect(summary.message).toBe('… 3 more like this in 0.3 s; the latest: flip 5');
+    expect(summary.message).toBe('… 3 more like this in 1.0 s; the latest: flip 5');
     expect(summary).toMatchObject({ type: 'breaker', level: 'warn' });
 
     // Nothing held back since: a second flush adds nothing.
+    time = 5_000;
     throttled.flush();
     expect(log.recent()).toHaveLength(3);
 
     // A new interval logs again.
-    time = 1_000;
     throttled.log('breaker', 'breaker', 'warn', 'flip 6');
     expect(log.recent().at(-1)!.message).toBe('flip 6');
   });

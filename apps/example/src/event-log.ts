@@ -20,7 +20,7 @@ export interface LoggedEvent {
 export interface EventLogOptions {
   /**
    * How many events are kept; older ones are dropped.
-   * @default 200
+   * @default 500
    */
   readonly capacity?: number;
   /**
@@ -46,7 +46,7 @@ export interface EventLog {
 
 /** Creates an {@link EventLog}. */
 export function createEventLog(options: EventLogOptions = {}): EventLog {
-  const capacity = options.capacity ?? 200;
+  const capacity = options.capacity ?? 500;
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new RangeError(`EventLog capacity must be an integer ≥ 1, got ${String(capacity)}`);
   }
@@ -111,7 +111,10 @@ export interface ThrottledLog {
    * current interval.
    */
   log(key: string, type: string, level: EventLevel, message: string, limit?: number): void;
-  /** Logs one summary line per key that held events back since the last flush. */
+  /**
+   * Logs one summary line per key that has held events back for at least `intervalMs`; call
+   * it on a timer. Held events are never dropped: a later flush reports them.
+   */
   flush(): void;
 }
 
@@ -158,8 +161,10 @@ export function createThrottledLog(
     flush() {
       const time = now();
       for (const entry of keys.values()) {
+        // At most one summary per key and interval, so the summaries don't become the flood.
         if (entry.held === 0 || entry.last === undefined) continue;
-        const seconds = Math.max(0.1, (time - entry.heldSince) / 1_000).toFixed(1);
+        if (time - entry.heldSince < intervalMs) continue;
+        const seconds = ((time - entry.heldSince) / 1_000).toFixed(1);
         events.log(
           entry.last.type,
           entry.last.level,

@@ -14,15 +14,18 @@ function parsePort(text: string | undefined): number {
 }
 
 let service: Service | undefined;
-let stopping = false;
+let firstSignalAt: number | undefined;
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) {
+    const now = performance.now();
+    if (firstSignalAt !== undefined) {
+      // One Ctrl-C can arrive twice: from the terminal and as passed on by scripts/start.mjs.
+      if (now - firstSignalAt < 1_000) return;
       console.log('Forced exit.');
       process.exit(130);
     }
-    stopping = true;
+    firstSignalAt = now;
     if (service === undefined) {
       // Still starting: startPostgres' own exit hook stops a server that is coming up.
       process.exit(130);
