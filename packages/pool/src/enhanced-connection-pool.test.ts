@@ -91,6 +91,25 @@ describe('acquire and release', () => {
     expect(next.connection).toBe(firstConnection);
   });
 
+  it("with idleOrder 'fifo', hands out the least recently released connection (round robin)", async () => {
+    const harness = createHarness({ idleOrder: 'fifo' });
+    const leases = [
+      await harness.pool.acquire(),
+      await harness.pool.acquire(),
+      await harness.pool.acquire(),
+    ];
+    const connections = leases.map((lease) => lease.connection);
+    for (const lease of leases) lease.release();
+    const order = [];
+    for (let round = 0; round < 6; round++) {
+      const lease = await harness.pool.acquire();
+      order.push(connections.indexOf(lease.connection));
+      lease.release();
+    }
+    expect(order).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(harness.driver.counters.connect).toBe(3);
+  });
+
   it('serves waiters first-in first-out', async () => {
     const { pool } = createHarness({ maxSize: 1 });
     const held = await pool.acquire();

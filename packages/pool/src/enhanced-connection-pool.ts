@@ -239,6 +239,7 @@ export class EnhancedConnectionPool<TConnection>
   private readonly maxSize: number;
   private readonly acquireTimeoutMs: number;
   private readonly validateAfterIdleMs: number;
+  private readonly fifo: boolean;
   private readonly idleTimeoutMs: number;
   private readonly maxUses: number;
   private readonly maxWaiting: number;
@@ -360,6 +361,7 @@ export class EnhancedConnectionPool<TConnection>
     this.maxSize = resolved.maxSize;
     this.acquireTimeoutMs = resolved.acquireTimeoutMs;
     this.validateAfterIdleMs = resolved.validateAfterIdleMs;
+    this.fifo = resolved.idleOrder === 'fifo';
     this.idleTimeoutMs = resolved.idleTimeoutMs;
     this.maxUses = resolved.maxUses;
     this.maxWaiting = resolved.maxWaiting;
@@ -737,9 +739,16 @@ export class EnhancedConnectionPool<TConnection>
   // ---------------------------------------------------------------------------------------
   // Hand-out
 
-  /** Pops the most recently released usable idle connection, closing dead ones on the way. */
+  /**
+   * Takes the next usable idle connection (most recently released, or least recently with
+   * `idleOrder: 'fifo'`), closing dead ones on the way.
+   */
   private takeIdle(now: number): ConnectionRecord<TConnection> | undefined {
-    for (let record = this.idleNewest; record !== undefined; record = this.idleNewest) {
+    for (
+      let record = this.fifo ? this.idleOldest : this.idleNewest;
+      record !== undefined;
+      record = this.fifo ? this.idleOldest : this.idleNewest
+    ) {
       if (now >= record.expiresAt) this.discard(record, 'lifetime');
       else if (this.hasIsBroken && this.isBroken(record)) this.discard(record, 'broken');
       else {

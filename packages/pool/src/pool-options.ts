@@ -127,6 +127,16 @@ export interface PoolOptions<TConnection> {
    */
   readonly validateAfterIdleMs?: number;
   /**
+   * Which idle connection is handed out next. `'lifo'` (the most recently released) keeps the
+   * busy set small, so surplus connections age out through `idleTimeoutMs` and each backend's
+   * caches stay warm, as PgBouncer and HikariCP do. `'fifo'` rotates through every idle
+   * connection (round robin), which spreads load when the address balances across several
+   * servers (PgBouncer's `server_round_robin`); but every connection stays in use, so idle ones
+   * are rarely reaped and more of them pass `validateAfterIdleMs`.
+   * @default 'lifo'
+   */
+  readonly idleOrder?: 'lifo' | 'fifo';
+  /**
    * Validate a connection when it is released, before it goes back to idle or to a waiter.
    * Costs a round trip per release; the idle check above is usually enough.
    * @default false
@@ -269,6 +279,7 @@ export interface ResolvedPoolOptions<TConnection> {
   readonly idleTimeoutMs: number;
   readonly validateAfterIdleMs: number;
   readonly validateOnRelease: boolean;
+  readonly idleOrder: 'lifo' | 'fifo';
   readonly maxUses: number;
   readonly maxWaiting: number;
   /** `0` when leak detection is off. */
@@ -299,6 +310,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'idleTimeoutMs',
   'validateAfterIdleMs',
   'validateOnRelease',
+  'idleOrder',
   'maxUses',
   'maxWaiting',
   'leakDetectionMs',
@@ -459,6 +471,10 @@ export function resolvePoolOptions<TConnection>(
     { min: 0, allowInfinity: true },
   );
   const validateOnRelease = booleanOption('validateOnRelease', options.validateOnRelease, false);
+  const idleOrder = options.idleOrder ?? 'lifo';
+  if (idleOrder !== 'lifo' && idleOrder !== 'fifo') {
+    throw new InvalidOptionError('idleOrder', idleOrder, '"lifo" or "fifo"');
+  }
   const maxUses = numberOption('maxUses', options.maxUses, Infinity, {
     min: 1,
     integer: true,
@@ -559,6 +575,7 @@ export function resolvePoolOptions<TConnection>(
     idleTimeoutMs,
     validateAfterIdleMs,
     validateOnRelease,
+    idleOrder,
     maxUses,
     maxWaiting,
     leakDetectionMs,
