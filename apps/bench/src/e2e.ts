@@ -18,7 +18,7 @@ export interface E2eBenchOptions {
   readonly concurrencies?: readonly number[];
   /** Pool size and raw client count. @default 10 */
   readonly size?: number;
-  /** @default 3 */
+  /** Runs per cell; the median is reported. Loopback figures swing widely here, so five. @default 5 */
   readonly runs?: number;
   /** @default 250 */
   readonly warmupMs?: number;
@@ -75,7 +75,7 @@ export async function runE2eBench(
 ): Promise<SectionOutput> {
   const concurrencies = options.concurrencies ?? [1, 16, 64];
   const size = options.size ?? 10;
-  const runs = options.runs ?? 3;
+  const runs = options.runs ?? 5;
   const warmupMs = options.warmupMs ?? 250;
   const durationMs = options.durationMs ?? 1_000;
   const poolOptions: PgBenchPoolOptions = {
