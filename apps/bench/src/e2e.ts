@@ -91,6 +91,8 @@ export async function runE2eBench(
     createPgPoolPeer(poolOptions),
     createTarnPeer(poolOptions),
     createGenericPoolPeer(poolOptions),
+    // The same pool handing out idle connections round robin, as the raw baseline does.
+    createOurPgPool({ ...poolOptions, tag: 'e2e-fifo' }, { idleOrder: 'fifo' }),
   ];
   const samples = new Float64Array(MAX_SAMPLES);
   const rows: string[][] = [];
@@ -126,8 +128,9 @@ export async function runE2eBench(
       }
       const ourResult = medians[1]!.opsPerSecond;
       const pgPool = medians[2]!.opsPerSecond;
+      const ourFifo = medians[pools.length - 1]!.opsPerSecond;
       verdicts.push(
-        `c=${concurrency}: ${formatRatio(ourResult / raw)} raw (target ≥ 0.97×), ${formatRatio(ourResult / pgPool)} pg-pool (target ≥ 1.00×)`,
+        `c=${concurrency}: ${formatRatio(ourResult / raw)} raw (target ≥ 0.97×), ${formatRatio(ourResult / pgPool)} pg-pool (target ≥ 1.00×); with idleOrder 'fifo' ${formatRatio(ourFifo / raw)} raw, ${formatRatio(ourFifo / pgPool)} pg-pool`,
       );
     }
   } finally {

@@ -178,7 +178,10 @@ export function createGenericPoolPeer(options: PgBenchPoolOptions): PgBenchPool 
 }
 
 /** Ours: the pg driver under the pool, used through `withConnection()` as its README advises. */
-export function createOurPgPool(options: PgBenchPoolOptions): PgBenchPool {
+export function createOurPgPool(
+  options: PgBenchPoolOptions,
+  variant: { readonly idleOrder?: 'lifo' | 'fifo' } = {},
+): PgBenchPool {
   const applicationName = `bench-enhanced-pool-${options.tag}`;
   const driver = createPgDriver({
     connectionString: options.connectionString,
@@ -199,10 +202,13 @@ export function createOurPgPool(options: PgBenchPoolOptions): PgBenchPool {
     maxSize: options.size,
     acquireTimeoutMs: options.acquireTimeoutMs,
     name: applicationName,
+    ...(variant.idleOrder === undefined ? {} : { idleOrder: variant.idleOrder }),
   });
+  const order = variant.idleOrder === undefined ? '' : `, idleOrder '${variant.idleOrder}'`;
   return {
-    name: 'enhanced-pool',
-    configuration: `createPgDriver, minSize 0, maxSize ${options.size}, acquireTimeoutMs ${options.acquireTimeoutMs}, \`pool.withConnection()\`; defaults otherwise`,
+    name:
+      variant.idleOrder === undefined ? 'enhanced-pool' : `enhanced-pool (${variant.idleOrder})`,
+    configuration: `createPgDriver, minSize 0, maxSize ${options.size}, acquireTimeoutMs ${options.acquireTimeoutMs}${order}, \`pool.withConnection()\`; defaults otherwise`,
     applicationName,
     query: (sql) => pool.withConnection((connection) => connection.query(sql)),
     connectAttempts: () => counter.attempts,
