@@ -1,4 +1,4 @@
-import { type Clock, InvalidOptionError, numberOption, systemClock } from '@enhanced-pool/core';
+import { type Clock, clockOption, InvalidOptionError, numberOption } from '@enhanced-pool/core';
 
 /**
  * Options of {@link createAdaptiveSizer}. Every field has a default that works without tuning;
@@ -95,16 +95,6 @@ export interface ResolvedAdaptiveSizerOptions {
   readonly clock: Clock;
 }
 
-function isClock(value: unknown): value is Clock {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Clock).now === 'function' &&
-    typeof (value as Clock).setTimeout === 'function' &&
-    typeof (value as Clock).clearTimeout === 'function'
-  );
-}
-
 /**
  * Merges defaults and validates every option once, at construction. Throws
  * `InvalidOptionError` naming the option, the value and the allowed range, including the
@@ -141,14 +131,7 @@ export function resolveAdaptiveSizerOptions(
       `a number ≥ 0 and < targetUtilization (${targetUtilization})`,
     );
   }
-  const clock = options.clock ?? systemClock;
-  if (!isClock(clock)) {
-    throw new InvalidOptionError(
-      'clock',
-      clock,
-      'a Clock (an object with now(), setTimeout() and clearTimeout())',
-    );
-  }
+  const clock = clockOption('clock', options.clock);
   return {
     minSize,
     maxSize,

@@ -29,5 +29,12 @@ export {
 } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEvents } from './events.js';
 export { type LogContext, type Logger, type LogMethod, noopLogger } from './logger.js';
-export { booleanOption, type NumberRange, numberOption, stringOption } from './options.js';
+export {
+  booleanOption,
+  clockOption,
+  loggerOption,
+  type NumberRange,
+  numberOption,
+  stringOption,
+} from './options.js';
 export { redactSecrets, redactValue } from './redact.js';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
-import { booleanOption, numberOption, stringOption } from './options.js';
+import { noopLogger } from './logger.js';
+import { booleanOption, clockOption, loggerOption, numberOption, stringOption } from './options.js';
 
 describe('option helpers', () => {
   it('returns the fallback for undefined and the value when in range', () => {
@@ -38,5 +40,17 @@ describe('option helpers', () => {
     );
     expect(stringOption('name', undefined, 'pool')).toBe('pool');
     expect(() => stringOption('name', '', 'pool')).toThrow(InvalidOptionError);
+  });
+
+  it('validates clocks and loggers by shape, defaulting to the system clock and silence', () => {
+    expect(clockOption('clock', undefined)).toBe(systemClock);
+    const fake = { now: () => 0, setTimeout: () => 1, clearTimeout: () => {} };
+    expect(clockOption('clock', fake)).toBe(fake);
+    expect(() => clockOption('clock', { now: () => 0 })).toThrow(
+      'Invalid option "clock": got object, expected a Clock (an object with now(), setTimeout() and clearTimeout())',
+    );
+    expect(loggerOption('logger', undefined)).toBe(noopLogger);
+    expect(loggerOption('logger', console)).toBe(console);
+    expect(() => loggerOption('logger', 'console')).toThrow(InvalidOptionError);
   });
 });

@@ -1,4 +1,6 @@
+import { type Clock, systemClock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
+import { type Logger, noopLogger } from './logger.js';
 
 /** Bounds for a numeric option; both inclusive. */
 export interface NumberRange {
@@ -55,4 +57,38 @@ export function stringOption(option: string, value: unknown, fallback: string): 
     throw new InvalidOptionError(option, value, 'a non-empty string');
   }
   return value;
+}
+
+function hasFunctions(value: unknown, names: readonly string[]): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return names.every((name) => typeof record[name] === 'function');
+}
+
+/** Allowed-range text for a clock option, shared so every package words it the same. */
+const CLOCK_SHAPE = 'a Clock (an object with now(), setTimeout() and clearTimeout())';
+const LOGGER_SHAPE = 'a Logger (an object with debug(), info(), warn() and error())';
+
+/**
+ * Validates a `clock` option by shape (so a fake clock or another copy of core fits),
+ * returning {@link systemClock} when it is `undefined`.
+ */
+export function clockOption(option: string, value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  if (!hasFunctions(value, ['now', 'setTimeout', 'clearTimeout'])) {
+    throw new InvalidOptionError(option, value, CLOCK_SHAPE);
+  }
+  return value as Clock;
+}
+
+/**
+ * Validates a `logger` option by shape (`console` and pino fit), returning
+ * {@link noopLogger} when it is `undefined`.
+ */
+export function loggerOption(option: string, value: unknown): Logger {
+  if (value === undefined) return noopLogger;
+  if (!hasFunctions(value, ['debug', 'info', 'warn', 'error'])) {
+    throw new InvalidOptionError(option, value, LOGGER_SHAPE);
+  }
+  return value as Logger;
 }

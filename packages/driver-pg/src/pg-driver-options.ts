@@ -1,10 +1,10 @@
 import {
   booleanOption,
   type Clock,
+  clockOption,
   InvalidOptionError,
   numberOption,
   stringOption,
-  systemClock,
 } from '@enhanced-pool/core';
 import type { PgClientConfig, PgClientConstructor, PgClientLike } from './pg-client-like.js';
 
@@ -175,16 +175,7 @@ export function resolvePgDriverOptions<TClient extends PgClientLike>(
   if (Client !== undefined && typeof Client !== 'function') {
     throw new InvalidOptionError('Client', Client, 'a pg Client class (constructor)');
   }
-  const clock = options.clock ?? systemClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw new InvalidOptionError('clock', clock, 'a Clock (now, setTimeout, clearTimeout)');
-  }
+  const clock = clockOption('clock', options.clock);
 
   const clientConfig: PgClientConfig = {
     ...base,

@@ -1,10 +1,10 @@
 import {
   type Clock,
+  clockOption,
   InvalidOptionError,
   type Logger,
-  noopLogger,
+  loggerOption,
   numberOption,
-  systemClock,
 } from '@enhanced-pool/core';
 
 /** Options of {@link createHealthChecker}. Every field is optional and validated once. */
@@ -71,14 +71,6 @@ export interface ResolvedHealthCheckerOptions {
   readonly logger: Logger;
 }
 
-function hasMethods(value: unknown, methods: readonly string[]): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
-  );
-}
-
 /**
  * Merges defaults and validates every option once, at construction; an out-of-range value
  * throws `InvalidOptionError` naming the option, the value and the allowed range.
@@ -89,22 +81,8 @@ export function resolveHealthCheckerOptions(
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', options, 'a HealthCheckerOptions object');
   }
-  const clock = options.clock ?? systemClock;
-  if (!hasMethods(clock, ['now', 'setTimeout', 'clearTimeout'])) {
-    throw new InvalidOptionError(
-      'clock',
-      clock,
-      'a Clock (an object with now(), setTimeout() and clearTimeout())',
-    );
-  }
-  const logger = options.logger ?? noopLogger;
-  if (!hasMethods(logger, ['debug', 'info', 'warn', 'error'])) {
-    throw new InvalidOptionError(
-      'logger',
-      logger,
-      'a Logger (an object with debug(), info(), warn() and error())',
-    );
-  }
+  const clock = clockOption('clock', options.clock);
+  const logger = loggerOption('logger', options.logger);
   const keepaliveMs = numberOption('keepaliveMs', options.keepaliveMs, 0, { min: 0 });
   if (keepaliveMs !== 0 && keepaliveMs < 1_000) {
     throw new InvalidOptionError('keepaliveMs', keepaliveMs, '0 (off) or a number ≥ 1000');

@@ -12,13 +12,13 @@ import {
 import {
   booleanOption,
   type Clock,
+  clockOption,
   type Driver,
   InvalidOptionError,
   type Logger,
-  noopLogger,
+  loggerOption,
   numberOption,
   stringOption,
-  systemClock,
 } from '@enhanced-pool/core';
 import {
   type ResolvedHealthCheckerOptions,
@@ -491,14 +491,8 @@ export function resolvePoolOptions<TConnection>(
   });
   const name = stringOption('name', options.name, 'pool');
 
-  const logger = options.logger ?? noopLogger;
-  if (!hasFunctions(logger, ['debug', 'info', 'warn', 'error'])) {
-    throw new InvalidOptionError('logger', logger, 'a Logger (debug, info, warn, error)');
-  }
-  const clock = options.clock ?? systemClock;
-  if (!hasFunctions(clock, ['now', 'setTimeout', 'clearTimeout'])) {
-    throw new InvalidOptionError('clock', clock, 'a Clock (now, setTimeout, clearTimeout)');
-  }
+  const logger = loggerOption('logger', options.logger);
+  const clock = clockOption('clock', options.clock);
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning a number in [0, 1)');
