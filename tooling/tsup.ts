@@ -20,3 +20,22 @@ export function packageBuild(overrides: Options = {}): ReturnType<typeof defineC
     ...overrides,
   });
 }
+
+/**
+ * The build the apps share: one ESM file, no type declarations, and every dependency (our
+ * workspace packages included) loaded from node_modules at run time, so an app runs exactly
+ * what users install.
+ */
+export function appBuild(entry: string): ReturnType<typeof defineConfig> {
+  return defineConfig({
+    entry: [entry],
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: true,
+    platform: 'node',
+    target: 'node20',
+    splitting: false,
+    skipNodeModulesBundle: true,
+  });
+}

@@ -670,22 +670,31 @@ export class EnhancedConnectionPool<TConnection>
   // ---------------------------------------------------------------------------------------
   // Leases (LeaseOwner)
 
-  /** @internal */
-  releaseLease(lease: PoolLease<TConnection>): void {
+  /**
+   * Ends a lease for `release()` or `destroy()`: false when the pool had already taken the
+   * connection back (revoked at close), so there is nothing more to do; throws on a second end.
+   */
+  private endLease(lease: PoolLease<TConnection>): boolean {
     if (lease.state !== ACTIVE) {
       if (lease.state === REVOKED) {
         lease.state = RELEASED;
-        return;
+        return false;
       }
       throw new InvalidReleaseError('already-released', `Lease ${lease.id} was already released`);
     }
     lease.state = RELEASED;
-    const record = lease.record;
-    record.lease = undefined;
+    lease.record.lease = undefined;
     this.releasedCount++;
     // The last clock reading, not a new one: exact in a busy pool, short in an idle one.
     this.holdSumMs += this.lastNow - lease.acquiredAt;
     if (this.observeReleased) this.emitReleased(lease);
+    return true;
+  }
+
+  /** @internal */
+  releaseLease(lease: PoolLease<TConnection>): void {
+    if (!this.endLease(lease)) return;
+    const record = lease.record;
     if (record.uses >= this.maxUses) {
       // `uses` is Infinity only for a connection its errors condemned (see reportLeaseError).
       this.discard(record, record.uses === Infinity ? 'connection-errors' : 'max-uses');
@@ -699,18 +708,7 @@ export class EnhancedConnectionPool<TConnection>
 
   /** @internal */
   destroyLease(lease: PoolLease<TConnection>, error: unknown): void {
-    if (lease.state !== ACTIVE) {
-      if (lease.state === REVOKED) {
-        lease.state = RELEASED;
-        return;
-      }
-      throw new InvalidReleaseError('already-released', `Lease ${lease.id} was already released`);
-    }
-    lease.state = RELEASED;
-    lease.record.lease = undefined;
-    this.releasedCount++;
-    this.holdSumMs += this.lastNow - lease.acquiredAt;
-    if (this.observeReleased) this.emitReleased(lease);
+    if (!this.endLease(lease)) return;
     this.discard(lease.record, 'destroyed-by-user', error);
   }
 
