@@ -304,6 +304,32 @@ describe('adaptive sizing', () => {
     expect(Math.max(...sizes)).toBe(20);
   }, 30_000);
 
+  it("doesn't let the idle timeout undo the sizer's headroom (no close-and-reopen churn)", async () => {
+    const harness = createHarness({
+      minSize: 2,
+      maxSize: 20,
+      idleTimeoutMs: 200,
+      healthCheckIntervalMs: 0,
+      sizingIntervalMs: 100,
+      adaptiveSizing: { growthHalfLifeMs: 100, shrinkCooldownMs: 60_000 },
+    });
+    const { pool, clock } = harness;
+    const workers = startWorkers(harness, 7, 50);
+    await clock.advanceAsync(1_000);
+    const grown = pool.getStats();
+    // 7 busy borrowers at target utilisation 0.7 want 10 connections: 3 of them sit idle.
+    expect(grown.targetSize).toBeGreaterThan(7);
+    expect(grown.idleConnections).toBeGreaterThan(0);
+    await clock.advanceAsync(3_000);
+    const later = pool.getStats();
+    expect(later.destroyedByReason['idle-timeout']).toBe(0);
+    expect(later.created).toBe(grown.created);
+    const stopped = workers.stop();
+    await clock.advanceAsync(100);
+    await stopped;
+    expect(workers.errors).toEqual([]);
+  }, 30_000);
+
   it('never grows while the breaker is open', async () => {
     const harness = createHarness({
       maxSize: 10,

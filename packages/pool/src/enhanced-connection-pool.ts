@@ -1095,14 +1095,14 @@ export class EnhancedConnectionPool<TConnection>
     record.idleSince = now;
     record.lastUsedAt = now;
     this.linkIdle(record);
-    const idleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
+    const idleDue = this.size > this.targetSize ? now + this.idleTimeoutMs : Infinity;
     const dueAt = Math.min(record.expiresAt, idleDue);
     if (dueAt < this.reaperDueAt) {
       // Arming a timer is the slow path anyway: take an exact reading for this connection.
       now = this.readClock();
       record.idleSince = now;
       record.lastUsedAt = now;
-      const freshIdleDue = this.size > this.minSize ? now + this.idleTimeoutMs : Infinity;
+      const freshIdleDue = this.size > this.targetSize ? now + this.idleTimeoutMs : Infinity;
       const freshDue = Math.min(record.expiresAt, freshIdleDue);
       if (freshDue < this.reaperDueAt) this.armReaper(freshDue, now);
     }
@@ -1112,7 +1112,9 @@ export class EnhancedConnectionPool<TConnection>
   private relinkIdle(record: ConnectionRecord<TConnection>, now: number): void {
     this.linkIdle(record);
     const idleDue =
-      this.size > this.minSize ? record.lastUsedAt + this.idleTimeoutMs : Number.POSITIVE_INFINITY;
+      this.size > this.targetSize
+        ? record.lastUsedAt + this.idleTimeoutMs
+        : Number.POSITIVE_INFINITY;
     const dueAt = Math.min(record.expiresAt, idleDue);
     if (dueAt < this.reaperDueAt) this.armReaper(dueAt, now);
   }
@@ -1147,7 +1149,11 @@ export class EnhancedConnectionPool<TConnection>
     unrefTimer(this.reaperTimer);
   }
 
-  /** Closes idle connections past their lifetime, or idle too long while above `minSize`. */
+  /**
+   * Closes idle connections past their lifetime, or idle too long while above the target size
+   * (`minSize`, or the adaptive sizer's target: the sizer keeps headroom on purpose and retires
+   * it itself after its cooldown, so the idle timeout must not close what the sizer would reopen).
+   */
   private readonly onReaper = (): void => {
     this.reaperTimer = undefined;
     this.reaperDueAt = Infinity;
@@ -1156,13 +1162,13 @@ export class EnhancedConnectionPool<TConnection>
     for (let record = this.idleOldest; record !== undefined; ) {
       const newer = record.newer;
       if (now >= record.expiresAt) this.discard(record, 'lifetime');
-      else if (now - record.lastUsedAt >= this.idleTimeoutMs && this.size > this.minSize) {
+      else if (now - record.lastUsedAt >= this.idleTimeoutMs && this.size > this.targetSize) {
         this.discard(record, 'idle-timeout');
       }
       record = newer;
     }
     let dueAt = Infinity;
-    const idleApplies = this.size > this.minSize;
+    const idleApplies = this.size > this.targetSize;
     for (let record = this.idleOldest; record !== undefined; record = record.newer) {
       if (record.expiresAt < dueAt) dueAt = record.expiresAt;
       if (idleApplies && record.lastUsedAt + this.idleTimeoutMs < dueAt) {

@@ -113,8 +113,9 @@ export interface PoolOptions<TConnection> {
    */
   readonly maxLifetimeJitter?: number;
   /**
-   * An idle connection unused for this long is closed, down to `minSize`. `0` or `Infinity`
-   * never closes idle connections.
+   * An idle connection unused for this long is closed, down to `minSize` or, with adaptive
+   * sizing, the sizer's current target (its headroom is retired by the sizer itself, after its
+   * cooldown). `0` or `Infinity` never closes idle connections.
    * @default 600_000 (ten minutes)
    */
   readonly idleTimeoutMs?: number;
