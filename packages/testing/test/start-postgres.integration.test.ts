@@ -2,13 +2,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   missingCapability,
   type PostgresServer,
   PostgresServerError,
   startPostgres,
 } from '../src/index.js';
+import { findPostgresBinaries } from '../src/postgres/find-postgres-binaries.js';
+
+// Most of this file tests servers started from the local binaries (kill, restart, data
+// directory). Without them those tests are skipped, with this reason printed, as the root
+// README promises; `PG_BINDIR=/nonexistent` shows it on a machine that has them.
+const withoutBinaries =
+  findPostgresBinaries() === undefined
+    ? 'no PostgreSQL server binaries (PG_BINDIR, /usr/lib/postgresql/*/bin or pg_config --bindir)'
+    : undefined;
+if (withoutBinaries !== undefined) {
+  console.warn(
+    `[@enhanced-pool/testing] skipped the startPostgres() tests that start a local server: ${withoutBinaries}`,
+  );
+}
 
 function dataDirectoryOf(server: PostgresServer): Promise<string> {
   return server
@@ -44,7 +58,7 @@ function nextError(client: pg.Client): Promise<Error & { code?: string }> {
   return new Promise((resolve) => client.on('error', resolve));
 }
 
-describe('startPostgres() with local binaries', () => {
+describe.skipIf(withoutBinaries !== undefined)('startPostgres() with local binaries', () => {
   let server: PostgresServer;
 
   beforeAll(async () => {
@@ -192,7 +206,7 @@ describe('startPostgres() with local binaries', () => {
   });
 });
 
-describe('startPostgres() lifecycle', () => {
+describe.skipIf(withoutBinaries !== undefined)('startPostgres() lifecycle', () => {
   it('stop() removes the data directory, is idempotent, and leaves no server running', async () => {
     const server = await startPostgres({ prefer: 'local' });
     const dataDirectory = await dataDirectoryOf(server);
@@ -247,7 +261,9 @@ describe('startPostgres() lifecycle', () => {
     });
     expect(await server.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '1234ms' }]);
   });
+});
 
+describe('startPostgres() on any machine', () => {
   it('rejects bad options with InvalidOptionError naming the option', async () => {
     await expect(startPostgres({ maxConnections: 0 })).rejects.toMatchObject({
       code: 'INVALID_OPTION',
@@ -270,6 +286,29 @@ describe('startPostgres() lifecycle', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error.code).toBe('POSTGRES_UNSUPPORTED');
     expect(error.name).toBe('PostgresServerError');
+  });
+
+  describe('without server binaries', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+      vi.restoreAllMocks();
+    });
+
+    it('prefer: "local" rejects with POSTGRES_UNAVAILABLE', async () => {
+      vi.stubEnv('PG_BINDIR', '/nonexistent/postgresql/bin');
+      await expect(startPostgres({ prefer: 'local' })).rejects.toMatchObject({
+        code: 'POSTGRES_UNAVAILABLE',
+      });
+    });
+
+    it('prefer: "auto" without DATABASE_URL falls back to embedded pglite, saying so', async () => {
+      vi.stubEnv('PG_BINDIR', '/nonexistent/postgresql/bin');
+      vi.stubEnv('DATABASE_URL', '');
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      await using server = await startPostgres({ maxConnections: 2 });
+      expect(server.kind).toBe('embedded');
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('using embedded pglite'));
+    });
   });
 });
 

@@ -9,11 +9,16 @@ function hasServerBinaries(directory: string): boolean {
 }
 
 /**
- * The directory holding `initdb`, `pg_ctl` and `postgres`: the newest
- * `/usr/lib/postgresql/<major>/bin` (Debian/Ubuntu), else `pg_config --bindir`, else
- * `undefined` (no server on this machine).
+ * The directory holding `initdb`, `pg_ctl` and `postgres`: `PG_BINDIR` when set (and
+ * `undefined` if that directory lacks them, so `PG_BINDIR=/nonexistent` shows what a machine
+ * without a server does), else the newest `/usr/lib/postgresql/<major>/bin` (Debian/Ubuntu), else
+ * `pg_config --bindir`, else `undefined` (no server on this machine).
  */
 export function findPostgresBinaries(): string | undefined {
+  const chosen = process.env.PG_BINDIR;
+  if (chosen !== undefined && chosen !== '') {
+    return hasServerBinaries(chosen) ? chosen : undefined;
+  }
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {
     const majors = readdirSync(debianRoot)

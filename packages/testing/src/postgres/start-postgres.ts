@@ -89,8 +89,8 @@ export async function startPostgres(options?: StartPostgresOptions): Promise<Pos
   if (resolved.prefer === 'local') {
     throw new PostgresServerError(
       'POSTGRES_UNAVAILABLE',
-      'prefer: "local" but no PostgreSQL server binaries were found in /usr/lib/postgresql/*/bin ' +
-        'or `pg_config --bindir`',
+      'prefer: "local" but no PostgreSQL server binaries were found in PG_BINDIR, ' +
+        '/usr/lib/postgresql/*/bin or `pg_config --bindir`',
     );
   }
   console.warn(
