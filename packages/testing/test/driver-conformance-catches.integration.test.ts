@@ -57,9 +57,19 @@ async function runFixture(): Promise<Map<string, Map<string, AssertionResult['st
   }
 }
 
-function failed(results: Map<string, AssertionResult['status']> | undefined): string[] {
-  return [...(results ?? [])].filter(([, status]) => status === 'failed').map(([title]) => title);
+function withStatus(
+  results: Map<string, AssertionResult['status']> | undefined,
+  wanted: AssertionResult['status'],
+): string[] {
+  return [...(results ?? [])].filter(([, status]) => status === wanted).map(([title]) => title);
 }
+
+function failed(results: Map<string, AssertionResult['status']> | undefined): string[] {
+  return withStatus(results, 'failed');
+}
+
+/** How many checks one runDriverConformance() registers. */
+const CHECKS = 20;
 
 // The expected failures need every check to run, which takes a local server (not pglite).
 const withoutLocalServer =
@@ -99,7 +109,7 @@ describe.skipIf(withoutLocalServer !== undefined)(
     it('fails every classification check for a driver that classifies nothing', () => {
       expect(failed(results.get('classifies-everything-unknown')).sort()).toEqual(
         [
-          'validate() rejects for a connection terminated on the server, classified "connection", and isBroken() then reports it',
+          'validate() rejects for a connection terminated on the server, classified "connection"',
           'classifyError(): connection refused → "connection"',
           'classifyError(): wrong password → "authentication", and the error does not contain it',
           'classifyError(): missing database → "configuration"',
@@ -124,16 +134,34 @@ describe.skipIf(withoutLocalServer !== undefined)(
       ]);
     });
 
+    it("fails the describe() check for a driver that leaves out the target's address, port and database", () => {
+      expect(failed(results.get('describes-system-only'))).toEqual([
+        "describe() names db.system.name and the target's address, port and database",
+      ]);
+    });
+
+    it('skips the isBroken() checks, and nothing else, for a driver without isBroken()', () => {
+      const suite = results.get('without-is-broken');
+      expect(failed(suite)).toEqual([]);
+      expect(withStatus(suite, 'skipped').sort()).toEqual(
+        [
+          'isBroken() answers synchronously: false for a healthy connection',
+          'isBroken() reports a connection terminated on the server once validate() has failed',
+        ].sort(),
+      );
+    });
+
     it('passes every other check for those drivers, so each failure points at one rule', () => {
       for (const suite of [
         'leaks-password',
         'classifies-everything-unknown',
         'reset-does-nothing',
+        'describes-system-only',
       ]) {
         const statuses = [...(results.get(suite) ?? [])].map(([, status]) => status);
-        expect(statuses.length).toBe(19);
+        expect(statuses.length).toBe(CHECKS);
         expect(statuses.filter((status) => status === 'passed').length).toBe(
-          19 - failed(results.get(suite)).length,
+          CHECKS - failed(results.get(suite)).length,
         );
       }
     });

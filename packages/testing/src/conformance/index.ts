@@ -1,5 +1,6 @@
 export {
   requireCapability,
+  requireLocalPostgres,
   type SkippableContext,
   skipWithReason,
 } from './require-capability.js';

@@ -1,3 +1,4 @@
+import { findPostgresBinaries } from '../postgres/find-postgres-binaries.js';
 import {
   missingCapability,
   type PostgresCapability,
@@ -28,6 +29,21 @@ export function requireCapability(
 ): void {
   const reason = missingCapability(server, capability);
   if (reason !== undefined) skipWithReason(context, reason);
+}
+
+/**
+ * Skips the running vitest test, with a printed reason, unless PostgreSQL server binaries are
+ * found: for a test that starts its own `startPostgres({ prefer: 'local' })`. Such a test needs
+ * the binaries, not the absence of `DATABASE_URL`, so gate it on this rather than on the kind of
+ * a shared server.
+ */
+export function requireLocalPostgres(context: SkippableContext): void {
+  if (findPostgresBinaries() === undefined) {
+    skipWithReason(
+      context,
+      'needs PostgreSQL server binaries to start a local server (PG_BINDIR, /usr/lib/postgresql/*/bin or pg_config --bindir)',
+    );
+  }
 }
 
 /** Prints why a test is skipped (so CI logs show it) and skips it. */

@@ -6,6 +6,11 @@ export interface SilentListener extends AsyncDisposable {
   readonly port: number;
   /** Sockets accepted and not yet closed by the peer. */
   openSockets(): number;
+  /**
+   * Resolves once a client has sent its first bytes (a PostgreSQL client's startup or SSL
+   * request), so a test knows the driver is inside the handshake; rejects after `timeoutMs`.
+   */
+  waitUntilClientSpoke(timeoutMs: number): Promise<void>;
   /** Resolves once every accepted socket was closed by the client, or rejects after `timeoutMs`. */
   waitUntilClientsClosed(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -18,12 +23,18 @@ export interface SilentListener extends AsyncDisposable {
 export async function startSilentListener(): Promise<SilentListener> {
   const sockets = new Set<Socket>();
   const closedListeners = new Set<() => void>();
+  const spokeListeners = new Set<() => void>();
+  let spoke = false;
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
     // Read and discard: a paused socket would never see the client's FIN ('end' needs the
     // buffered startup message consumed first).
-    socket.resume();
+    socket.on('data', () => {
+      if (spoke) return;
+      spoke = true;
+      for (const listener of spokeListeners) listener();
+    });
     socket.on('close', () => {
       sockets.delete(socket);
       for (const listener of closedListeners) listener();
@@ -44,29 +55,47 @@ export async function startSilentListener(): Promise<SilentListener> {
   return {
     port,
     openSockets: () => sockets.size,
+    waitUntilClientSpoke: (timeoutMs) =>
+      waitFor(
+        spokeListeners,
+        () => spoke,
+        timeoutMs,
+        () => `no client sent anything to the silent listener within ${timeoutMs} ms`,
+      ),
     waitUntilClientsClosed: (timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          if (sockets.size > 0) return;
-          cleanup();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(
-            new Error(
-              `${sockets.size} socket(s) to the silent listener still open ${timeoutMs} ms later`,
-            ),
-          );
-        }, timeoutMs);
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          closedListeners.delete(check);
-        };
-        closedListeners.add(check);
-        check();
-      }),
+      waitFor(
+        closedListeners,
+        () => sockets.size === 0,
+        timeoutMs,
+        () => `${sockets.size} socket(s) to the silent listener still open ${timeoutMs} ms later`,
+      ),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Resolves once `done()` holds, re-checked whenever a listener in `listeners` is called. */
+function waitFor(
+  listeners: Set<() => void>,
+  done: () => boolean,
+  timeoutMs: number,
+  failure: () => string,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!done()) return;
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(failure()));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      listeners.delete(check);
+    };
+    listeners.add(check);
+    check();
+  });
 }

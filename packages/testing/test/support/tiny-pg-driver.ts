@@ -17,6 +17,10 @@ export interface TinyPgDriverOptions {
   readonly closeTwiceRejects?: boolean;
   /** Make reset() resolve without rolling anything back. */
   readonly resetDoesNothing?: boolean;
+  /** Leave the optional address, port and database out of describe(). */
+  readonly describeSystemOnly?: boolean;
+  /** Leave out the optional isBroken(). */
+  readonly withoutIsBroken?: boolean;
 }
 
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
@@ -117,7 +121,7 @@ export function createTinyPgDriver(
       if (options.resetDoesNothing) return;
       await honour(client, signal, client.query('ROLLBACK'));
     },
-    isBroken: (client) => broken.has(client),
+    ...(options.withoutIsBroken ? {} : { isBroken: (client: pg.Client) => broken.has(client) }),
     async close(client) {
       if (closed.has(client)) {
         if (options.closeTwiceRejects) throw new Error('connection already closed');
@@ -131,9 +135,13 @@ export function createTinyPgDriver(
       options.classifyEverythingUnknown ? 'unknown' : classifyTinyPgError(error),
     describe: () => ({
       'db.system.name': 'postgresql',
-      'server.address': describeTarget.host,
-      'server.port': describeTarget.port,
-      'db.namespace': describeTarget.database,
+      ...(options.describeSystemOnly
+        ? {}
+        : {
+            'server.address': describeTarget.host,
+            'server.port': describeTarget.port,
+            'db.namespace': describeTarget.database,
+          }),
       ...(options.leakPasswordInDescribe ? { target: describeTarget } : {}),
     }),
   };
