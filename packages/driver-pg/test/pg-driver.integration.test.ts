@@ -1,6 +1,12 @@
 import { inspect } from 'node:util';
 import { type PostgresServer, startPostgres } from '@enhanced-pool/testing';
-import { requireCapability, runDriverConformance } from '@enhanced-pool/testing/conformance';
+import {
+  requireCapability,
+  requireLocalPostgres,
+  runDriverConformance,
+  type SkippableContext,
+  skipWithReason,
+} from '@enhanced-pool/testing/conformance';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPgDriver,
@@ -33,17 +39,34 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /** Polls the server for a state no client event announces (e.g. a query reaching the backend). */
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  condition: () => Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
   const started = Date.now();
   while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms`);
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not so after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
 describe('driver-pg against a real PostgreSQL', () => {
   let server: PostgresServer;
+  let ownLocal: Promise<PostgresServer> | undefined;
   const opened: { driver: PgDriver; client: PgClientLike }[] = [];
+
+  /**
+   * A server started from the local binaries, for what only such a server offers (a restart,
+   * a role with a password): the shared one when it is local, else (with `DATABASE_URL` set) one
+   * of this file's own, so these tests need the binaries, not an unset `DATABASE_URL`.
+   */
+  const localServer = async (context: SkippableContext): Promise<PostgresServer> => {
+    if (server.kind === 'local') return server;
+    requireLocalPostgres(context);
+    ownLocal ??= startPostgres({ prefer: 'local' });
+    return await ownLocal;
+  };
 
   const connectWith = async (
     options: Partial<PgDriverOptions> = {},
@@ -63,6 +86,7 @@ describe('driver-pg against a real PostgreSQL', () => {
   });
 
   afterAll(async () => {
+    await (await ownLocal)?.stop();
     await server?.stop();
   });
 
@@ -97,7 +121,13 @@ describe('driver-pg against a real PostgreSQL', () => {
     expect(await server.countConnections({ applicationName: 'billing' })).toBe(1);
   });
 
-  it('applies statementTimeoutMs from the first statement, classified "timeout"', async () => {
+  it('applies statementTimeoutMs from the first statement, classified "timeout"', async (context) => {
+    if (server.kind === 'embedded') {
+      skipWithReason(
+        context,
+        'embedded pglite ignores settings sent at connect (statement_timeout)',
+      );
+    }
     const { client, driver } = await connectWith({ statementTimeoutMs: 100 });
     const shown = await client.query('SHOW statement_timeout');
     expect(shown.rows).toEqual([{ statement_timeout: '100ms' }]);
@@ -134,8 +164,9 @@ describe('driver-pg against a real PostgreSQL', () => {
   });
 
   it('classifies a wrong password as "authentication", with no password in the error', async (context) => {
-    requireCapability(context, server, 'passwordAuth');
-    const role = server.passwordRole!;
+    const local = await localServer(context);
+    requireCapability(context, local, 'passwordAuth');
+    const role = local.passwordRole!;
     const wrongPassword = 'wrong-password-8d1e';
     const url = new URL(role.connectionString);
     url.password = wrongPassword;
@@ -149,9 +180,7 @@ describe('driver-pg against a real PostgreSQL', () => {
   });
 
   it('classifies a missing password as "authentication" and frees the server slot at once', async (context) => {
-    if (server.kind !== 'local') {
-      context.skip(`needs a local server with one connection slot (this one is ${server.kind})`);
-    }
+    requireLocalPostgres(context);
     // One slot. pg alone leaves the socket open after this SCRAM failure, so the backend would
     // hold the slot until authentication_timeout (60 s); PostgreSQL 15 does not list a backend
     // in pg_stat_activity before it authenticates, so the slot is what we can observe.
@@ -162,24 +191,34 @@ describe('driver-pg against a real PostgreSQL', () => {
     const superuser = createPgDriver({ connectionString: tiny.connectionString });
 
     let reason: string | undefined;
-    await waitUntil(async () => {
-      reason = withoutPassword.classifyError(
-        await rejectionOf(withoutPassword.connect({ signal: signal() })),
-      );
-      // "resource-exhausted" while startPostgres()'s own admin backend is still exiting.
-      return reason !== 'resource-exhausted';
-    });
+    await waitUntil(
+      "a connect without a password refused for a reason other than the admin backend's slot",
+      async () => {
+        reason = withoutPassword.classifyError(
+          await rejectionOf(withoutPassword.connect({ signal: signal() })),
+        );
+        // "resource-exhausted" while startPostgres()'s own admin backend is still exiting.
+        return reason !== 'resource-exhausted';
+      },
+    );
     expect(reason).toBe('authentication');
 
     let client: PgClientLike | undefined;
-    await waitUntil(async () => {
-      client = await superuser.connect({ signal: signal() }).catch(() => undefined);
-      return client !== undefined;
-    }, 3_000);
+    await waitUntil(
+      'the only slot free again after the failed authentication',
+      async () => {
+        client = await superuser.connect({ signal: signal() }).catch(() => undefined);
+        return client !== undefined;
+      },
+      3_000,
+    );
     await superuser.close(client!);
   });
 
-  it('classifies a missing database as "configuration"', async () => {
+  it('classifies a missing database as "configuration"', async (context) => {
+    if (server.kind === 'embedded') {
+      skipWithReason(context, 'embedded pglite serves any database name, so none is missing');
+    }
     const url = new URL(server.connectionString);
     url.pathname = '/no_such_database_here';
     const driver = createPgDriver({ connectionString: url.toString() });
@@ -188,11 +227,7 @@ describe('driver-pg against a real PostgreSQL', () => {
   });
 
   it('classifies a server at its connection limit as "resource-exhausted"', async (context) => {
-    if (server.kind !== 'local') {
-      context.skip(
-        `needs a local server with a small max_connections (this one is ${server.kind})`,
-      );
-    }
+    requireLocalPostgres(context);
     await using full = await startPostgres({ prefer: 'local', maxConnections: 3 });
     const driver = createPgDriver({ connectionString: full.connectionString });
     const clients: PgClientLike[] = [];
@@ -210,12 +245,16 @@ describe('driver-pg against a real PostgreSQL', () => {
     expect(driver.classifyError(refusal)).toBe('resource-exhausted');
     await Promise.all(clients.map((client) => driver.close(client)));
     // The refused attempt left nothing behind either.
-    await waitUntil(async () => (await full.countConnections()) === 0);
+    await waitUntil(
+      'no connection left on the server',
+      async () => (await full.countConnections()) === 0,
+    );
   });
 
   it('keeps the password out of every error, whatever fails', async (context) => {
-    requireCapability(context, server, 'passwordAuth');
-    const role = server.passwordRole!;
+    const local = await localServer(context);
+    requireCapability(context, local, 'passwordAuth');
+    const role = local.passwordRole!;
     const errors: unknown[] = [];
     const variants = [
       (url: URL) => {
@@ -236,9 +275,9 @@ describe('driver-pg against a real PostgreSQL', () => {
     }
     const driver = createPgDriver({
       config: {
-        host: server.host,
-        port: server.port,
-        database: server.database,
+        host: local.host,
+        port: local.port,
+        database: local.database,
         user: role.user,
         password: role.password,
       },
@@ -261,26 +300,28 @@ describe('driver-pg against a real PostgreSQL', () => {
   });
 
   it('rejects a query in flight when the server restarts with a "connection" reason, then connects again', async (context) => {
-    requireCapability(context, server, 'restart');
-    const { client, driver } = await connectWith();
+    const local = await localServer(context);
+    requireCapability(context, local, 'restart');
+    const { client, driver } = await connectWith({ connectionString: local.connectionString });
     const pid = processIdOf(client);
     const inFlight = rejectionOf(client.query('SELECT pg_sleep(30)'));
     await waitUntil(
+      'the pg_sleep(30) running on its backend',
       async () =>
         (
-          await server.query<{ state: string }>(
+          await local.query<{ state: string }>(
             'SELECT state FROM pg_stat_activity WHERE pid = $1',
             [pid],
           )
         )[0]?.state === 'active',
     );
 
-    await server.restart({ mode: 'immediate' });
+    await local.restart({ mode: 'immediate' });
 
     const error = await inFlight;
     expect(driver.classifyError(error)).toBe('connection');
     expect(driver.isBroken(client)).toBe(true);
-    const { client: fresh } = await connectWith();
+    const { client: fresh } = await connectWith({ connectionString: local.connectionString });
     await driver.validate(fresh, { signal: signal() });
   });
 });
