@@ -51,9 +51,12 @@ async function setup(options: SetupOptions = {}) {
       settled = true;
     });
     await clock.flush();
+    // Bounded in fake time: a run that keeps re-arming timers must fail, not spin.
+    const deadline = clock.now() + 600_000;
     while (!settled) {
       const next = clock.nextTimerAt();
       if (next === undefined) throw new Error('the run is stuck: no timer left to advance to');
+      if (next > deadline) throw new Error('the run did not finish within 600 s of fake time');
       await clock.advanceAsync(next - clock.now());
     }
     return pending;
