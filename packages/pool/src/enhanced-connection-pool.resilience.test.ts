@@ -90,7 +90,7 @@ describe('connect backoff', () => {
 
 describe('connection breaker', () => {
   it('opens after 5 unreachable failures in a row and fails the waiter fast', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
+    const { pool, driver, clock } = createHarness({ outageGraceMs: 0, random: () => 0.5 });
     const breaker = pool.connCircuitBreaker;
     expect(breaker?.getState()).toBe('closed');
     driver.failConnects('connection');
@@ -111,7 +111,7 @@ describe('connection breaker', () => {
   });
 
   it('refuses a caller that needs a new connection at once, with retryAfterMs', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
+    const { pool, driver, clock } = createHarness({ outageGraceMs: 0, random: () => 0.5 });
     driver.failConnects('connection');
     track(pool.acquire());
     await clock.advanceAsync(124);
@@ -128,7 +128,7 @@ describe('connection breaker', () => {
   });
 
   it('still serves idle connections while open', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
+    const { pool, driver, clock } = createHarness({ outageGraceMs: 0, random: () => 0.5 });
     const first = await pool.acquire();
     const second = await pool.acquire();
     driver.failConnects('connection');
@@ -149,7 +149,11 @@ describe('connection breaker', () => {
   });
 
   it('lets a waiter at a full pool wait for a release instead of failing it', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5, maxSize: 1 });
+    const { pool, driver, clock } = createHarness({
+      outageGraceMs: 0,
+      random: () => 0.5,
+      maxSize: 1,
+    });
     const held = await pool.acquire();
     held.destroy();
     driver.failConnects('connection');
@@ -169,6 +173,7 @@ describe('connection breaker', () => {
 
   it('sends one probe when half-open, queues callers behind it, then refills', async () => {
     const { pool, driver, clock } = createHarness({
+      outageGraceMs: 0,
       minSize: 3,
       random: () => 0.5,
       driverOptions: { connectLatencyMs: 10 },
@@ -209,6 +214,7 @@ describe('connection breaker', () => {
 
   it('reopens when the probe fails and fails the callers that waited for it', async () => {
     const { pool, driver, clock } = createHarness({
+      outageGraceMs: 0,
       random: () => 0.5,
       driverOptions: { connectLatencyMs: 10 },
     });
@@ -419,7 +425,7 @@ describe('connections retired for their errors', () => {
 
 describe('probes', () => {
   it('is live until closed, and ready unless the breaker is open', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
+    const { pool, driver, clock } = createHarness({ outageGraceMs: 0, random: () => 0.5 });
     expect(pool.isLive()).toBe(true);
     expect(pool.readiness()).toEqual({ ready: true, reasons: [] });
     driver.failConnects('connection');

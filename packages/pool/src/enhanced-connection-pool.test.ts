@@ -350,7 +350,7 @@ describe('creation', () => {
   // caller waits, until the breaker opens (then the caller fails fast). Still no loop: the
   // attempts stop at the breaker's threshold when nobody else needs a connection.
   it('does not retry a failed connect in a loop', async () => {
-    const { pool, driver, clock } = createHarness({ random: () => 0.5 });
+    const { pool, driver, clock } = createHarness({ outageGraceMs: 0, random: () => 0.5 });
     driver.failConnects('connection');
     const waiter = track(pool.acquire());
     await clock.advanceAsync(10_000);

@@ -30,14 +30,15 @@ export type {
   ReadyOptions,
   RunHealthCheckOptions,
   WithConnectionContext,
+  WithConnectionOptions,
 } from './pool.js';
 export { DESTROY_REASONS, type DestroyReason, type PoolEvents } from './pool-events.js';
-export {
-  type AdaptiveSizingOptions,
-  type ConnectBackoffOptions,
-  type PoolOptions,
-  type ResolvedConnectBackoff,
-  type ResolvedPoolOptions,
-  resolvePoolOptions,
+export type {
+  AdaptiveSizingOptions,
+  ConnectBackoffOptions,
+  PoolOptions,
+  ResolvedConnectBackoff,
+  ResolvedPoolOptions,
 } from './pool-options.js';
 export type { PoolStats } from './pool-stats.js';
+export { resolvePoolOptions } from './resolve-pool-options.js';

@@ -1,29 +1,10 @@
-import {
-  type AdaptiveSizerOptions,
-  type ResolvedAdaptiveSizerOptions,
-  resolveAdaptiveSizerOptions,
+import type {
+  AdaptiveSizerOptions,
+  ResolvedAdaptiveSizerOptions,
 } from '@enhanced-pool/adaptive-sizer';
-import {
-  type CircuitBreakerOptions,
-  exponentialBackoff,
-  InvalidBreakerOptionError,
-  resolveCircuitBreakerOptions,
-} from '@enhanced-pool/circuit-breaker';
-import {
-  booleanOption,
-  type Clock,
-  clockOption,
-  type Driver,
-  InvalidOptionError,
-  type Logger,
-  loggerOption,
-  numberOption,
-  stringOption,
-} from '@enhanced-pool/core';
-import {
-  type ResolvedHealthCheckerOptions,
-  resolveHealthCheckerOptions,
-} from '@enhanced-pool/health-checker';
+import type { CircuitBreakerOptions } from '@enhanced-pool/circuit-breaker';
+import type { Clock, Driver, Logger } from '@enhanced-pool/core';
+import type { ResolvedHealthCheckerOptions } from '@enhanced-pool/health-checker';
 
 /** The longest delay a Node timer accepts; longer ones fire after 1 ms instead. */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
@@ -175,6 +156,20 @@ export interface PoolOptions<TConnection> {
    */
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /**
+   * How long, from the first failed connect of an outage, callers that need a new connection
+   * wait for the breaker's next probe instead of being refused at once. A database restart or
+   * failover often takes well under a second; for such a blip, a caller with seconds of
+   * deadline left is better served by waiting a few hundred milliseconds than by an error. A
+   * caller waits only if the probe is due before its own deadline, and connect attempts stay
+   * one per backoff step however many wait. Once the outage is older than this, callers that
+   * need a new connection fail at once with `CircuitOpenError`, so requests don't pile up
+   * behind a database that is really down. `0`: always refuse at once while the breaker is open.
+   * The trade-off: during the grace, waiting callers hold their request slots (and their own
+   * callers) for up to this long.
+   * @default 2_000
+   */
+  readonly outageGraceMs?: number;
+  /**
    * Spacing of connects after failures. See {@link ConnectBackoffOptions}.
    * @default { baseMs: 20, capMs: 100, fatalMs: 30_000 }
    */
@@ -288,6 +283,7 @@ export interface ResolvedPoolOptions<TConnection> {
   /** The breaker's options, pool defaults merged in; `false` when it is off. */
   readonly circuitBreaker: CircuitBreakerOptions | false;
   readonly connectBackoff: ResolvedConnectBackoff;
+  readonly outageGraceMs: number;
   readonly maxConnectionErrors: number;
   /** The health checker's options (`healthCheckIntervalMs` is `Infinity` when off). */
   readonly healthCheck: ResolvedHealthCheckerOptions;
@@ -299,330 +295,4 @@ export interface ResolvedPoolOptions<TConnection> {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;
-}
-
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'driver',
-  'minSize',
-  'maxSize',
-  'acquireTimeoutMs',
-  'maxLifetimeMs',
-  'maxLifetimeJitter',
-  'idleTimeoutMs',
-  'validateAfterIdleMs',
-  'validateOnRelease',
-  'idleOrder',
-  'maxUses',
-  'maxWaiting',
-  'leakDetectionMs',
-  'circuitBreaker',
-  'connectBackoff',
-  'maxConnectionErrors',
-  'healthCheckIntervalMs',
-  'validationIntervalMs',
-  'keepaliveMs',
-  'maxValidationsPerRun',
-  'validationTimeoutMs',
-  'targetUtilization',
-  'sizingIntervalMs',
-  'adaptiveSizing',
-  'name',
-  'logger',
-  'clock',
-  'random',
-]);
-
-/** Option names of pg-pool, tarn, generic-pool and the seed, mapped to ours. */
-const RENAMED_OPTIONS: Readonly<Record<string, string>> = {
-  max: 'maxSize',
-  min: 'minSize',
-  max_size: 'maxSize',
-  min_size: 'minSize',
-  idleTimeoutMillis: 'idleTimeoutMs',
-  connectionTimeoutMillis: 'acquireTimeoutMs',
-  acquireTimeoutMillis: 'acquireTimeoutMs',
-  timeout: 'acquireTimeoutMs',
-  maxLifetimeSeconds: 'maxLifetimeMs',
-  max_lifetime: 'maxLifetimeMs',
-  maxWaitingClients: 'maxWaiting',
-  testOnBorrow: 'validateAfterIdleMs',
-  log: 'logger',
-  target_utilization: 'targetUtilization',
-  validation_interval: 'validationIntervalMs',
-  health_check_interval: 'healthCheckIntervalMs',
-  healthCheckInterval: 'healthCheckIntervalMs',
-  validationInterval: 'validationIntervalMs',
-  conn_circuit_breaker: 'circuitBreaker',
-  connCircuitBreaker: 'circuitBreaker',
-  breaker: 'circuitBreaker',
-};
-
-const BACKOFF_KEYS: ReadonlySet<string> = new Set(['baseMs', 'capMs', 'fatalMs']);
-
-/** Runs a sibling package's resolver, renaming the option in its error to the pool's path. */
-function nested<T>(prefix: string, resolve: () => T): T {
-  try {
-    return resolve();
-  } catch (error) {
-    if (InvalidBreakerOptionError.isInstance(error) || InvalidOptionError.isInstance(error)) {
-      const { option, value, allowed } = error as InvalidOptionError;
-      throw new InvalidOptionError(`${prefix}${option}`, value, allowed);
-    }
-    throw error;
-  }
-}
-
-function resolveConnectBackoff(value: unknown): ResolvedConnectBackoff {
-  if (value === undefined) return { baseMs: 20, capMs: 100, fatalMs: 30_000 };
-  if (!isObject(value)) {
-    throw new InvalidOptionError('connectBackoff', value, 'an object { baseMs, capMs, fatalMs }');
-  }
-  for (const key of Object.keys(value)) {
-    if (!BACKOFF_KEYS.has(key)) {
-      throw new InvalidOptionError(`connectBackoff.${key}`, value[key], 'no such option');
-    }
-  }
-  const baseMs = numberOption('connectBackoff.baseMs', value.baseMs, 20, {
-    min: 1,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  const capMs = numberOption('connectBackoff.capMs', value.capMs, Math.max(100, baseMs), {
-    min: baseMs,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  const fatalMs = numberOption('connectBackoff.fatalMs', value.fatalMs, 30_000, {
-    min: 1,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  return { baseMs, capMs, fatalMs };
-}
-
-const DRIVER_SHAPE = 'a Driver with specificationVersion "v1" (connect, validate, close, …)';
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-function hasFunctions(value: unknown, names: readonly string[]): boolean {
-  return isObject(value) && names.every((name) => typeof value[name] === 'function');
-}
-
-function resolveDriver<TConnection>(value: unknown): Driver<TConnection> {
-  if (!hasFunctions(value, ['connect', 'validate', 'close', 'classifyError', 'describe'])) {
-    throw new InvalidOptionError('driver', value, DRIVER_SHAPE);
-  }
-  const version = (value as { specificationVersion?: unknown }).specificationVersion;
-  if (version !== 'v1') {
-    throw new InvalidOptionError(
-      'driver.specificationVersion',
-      version,
-      '"v1" (this pool implements driver contract v1)',
-    );
-  }
-  return value as unknown as Driver<TConnection>;
-}
-
-/** `0` and `Infinity` both mean "off" for these durations. */
-function offIsInfinity(option: string, value: unknown, fallback: number): number {
-  const resolved = numberOption(option, value, fallback, { min: 0, allowInfinity: true });
-  return resolved === 0 ? Infinity : resolved;
-}
-
-/**
- * Applies defaults and validates every pool option once, at construction. Throws
- * `InvalidOptionError` naming the option, the value and the allowed range; an unknown option
- * (often a name from another pool, such as pg-pool's `max`) is refused with the name to use.
- */
-export function resolvePoolOptions<TConnection>(
-  options: PoolOptions<TConnection>,
-): ResolvedPoolOptions<TConnection> {
-  if (!isObject(options)) {
-    throw new InvalidOptionError('options', options, 'an object with at least a driver');
-  }
-  for (const key of Object.keys(options)) {
-    if (KNOWN_OPTIONS.has(key)) continue;
-    const renamed = RENAMED_OPTIONS[key];
-    throw new InvalidOptionError(
-      key,
-      (options as unknown as Record<string, unknown>)[key],
-      renamed === undefined ? 'no such option' : `no such option; did you mean "${renamed}"?`,
-    );
-  }
-
-  const driver = resolveDriver<TConnection>(options.driver);
-  const maxSize = numberOption('maxSize', options.maxSize, 10, { min: 1, integer: true });
-  const minSize = numberOption('minSize', options.minSize, 0, { min: 0, integer: true });
-  if (minSize > maxSize) {
-    throw new InvalidOptionError('minSize', minSize, `an integer ≥ 0 and ≤ maxSize (${maxSize})`);
-  }
-  const acquireTimeoutMs = numberOption('acquireTimeoutMs', options.acquireTimeoutMs, 30_000, {
-    min: 1,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  const maxLifetimeMs = offIsInfinity('maxLifetimeMs', options.maxLifetimeMs, 3_600_000);
-  const maxLifetimeJitter = numberOption('maxLifetimeJitter', options.maxLifetimeJitter, 0.1, {
-    min: 0,
-    max: 0.5,
-  });
-  const idleTimeoutMs = offIsInfinity('idleTimeoutMs', options.idleTimeoutMs, 600_000);
-  const validateAfterIdleMs = numberOption(
-    'validateAfterIdleMs',
-    options.validateAfterIdleMs,
-    500,
-    { min: 0, allowInfinity: true },
-  );
-  const validateOnRelease = booleanOption('validateOnRelease', options.validateOnRelease, false);
-  const idleOrder = options.idleOrder ?? 'lifo';
-  if (idleOrder !== 'lifo' && idleOrder !== 'fifo') {
-    throw new InvalidOptionError('idleOrder', idleOrder, '"lifo" or "fifo"');
-  }
-  const maxUses = numberOption('maxUses', options.maxUses, Infinity, {
-    min: 1,
-    integer: true,
-    allowInfinity: true,
-  });
-  const maxWaiting = numberOption('maxWaiting', options.maxWaiting, Infinity, {
-    min: 0,
-    integer: true,
-    allowInfinity: true,
-  });
-  const leakDetectionMs = numberOption('leakDetectionMs', options.leakDetectionMs, 0, {
-    min: 0,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  const name = stringOption('name', options.name, 'pool');
-
-  const logger = loggerOption('logger', options.logger);
-  const clock = clockOption('clock', options.clock);
-  const random = options.random ?? Math.random;
-  if (typeof random !== 'function') {
-    throw new InvalidOptionError('random', random, 'a function returning a number in [0, 1)');
-  }
-
-  const connectBackoff = resolveConnectBackoff(options.connectBackoff);
-  const circuitBreaker = resolveBreaker(options.circuitBreaker, {
-    acquireTimeoutMs,
-    connectBackoff,
-    clock,
-    random,
-    name,
-  });
-  const maxConnectionErrors = numberOption('maxConnectionErrors', options.maxConnectionErrors, 3, {
-    min: 1,
-    integer: true,
-    allowInfinity: true,
-  });
-  const healthCheckIntervalMs = offIsInfinity(
-    'healthCheckIntervalMs',
-    options.healthCheckIntervalMs,
-    60_000,
-  );
-  const healthCheck = resolveHealthCheckerOptions({
-    healthCheckIntervalMs,
-    validationIntervalMs: options.validationIntervalMs,
-    keepaliveMs: options.keepaliveMs,
-    maxValidationsPerRun: options.maxValidationsPerRun,
-    validationTimeoutMs: options.validationTimeoutMs,
-    clock,
-    logger,
-  });
-  const sizingIntervalMs = numberOption('sizingIntervalMs', options.sizingIntervalMs, 1_000, {
-    min: 0,
-    max: MAX_TIMER_DELAY_MS,
-  });
-  const targetUtilization = numberOption('targetUtilization', options.targetUtilization, 0.7, {
-    min: 0.01,
-    max: 1,
-  });
-  if (options.adaptiveSizing !== undefined && !isObject(options.adaptiveSizing)) {
-    throw new InvalidOptionError(
-      'adaptiveSizing',
-      options.adaptiveSizing,
-      'an object of adaptive sizer options',
-    );
-  }
-  for (const key of ['minSize', 'maxSize', 'targetUtilization', 'clock']) {
-    if (options.adaptiveSizing !== undefined && key in options.adaptiveSizing) {
-      throw new InvalidOptionError(
-        `adaptiveSizing.${key}`,
-        (options.adaptiveSizing as Record<string, unknown>)[key],
-        `no such option here; set the pool's own "${key}"`,
-      );
-    }
-  }
-  const adaptiveSizing = nested('adaptiveSizing.', () =>
-    resolveAdaptiveSizerOptions({
-      ...options.adaptiveSizing,
-      minSize,
-      maxSize,
-      targetUtilization,
-      clock,
-    }),
-  );
-
-  return {
-    driver,
-    minSize,
-    maxSize,
-    acquireTimeoutMs,
-    maxLifetimeMs,
-    maxLifetimeJitter,
-    idleTimeoutMs,
-    validateAfterIdleMs,
-    validateOnRelease,
-    idleOrder,
-    maxUses,
-    maxWaiting,
-    leakDetectionMs,
-    circuitBreaker,
-    connectBackoff,
-    maxConnectionErrors,
-    healthCheck,
-    sizingIntervalMs,
-    adaptiveSizing: sizingIntervalMs === 0 ? undefined : adaptiveSizing,
-    name,
-    logger,
-    clock,
-    random,
-  };
-}
-
-/**
- * The breaker options the pool creates its breaker with: the pool's defaults, then the
- * caller's options on top. Validated here, once, so a bad one names `circuitBreaker.<option>`.
- */
-function resolveBreaker(
-  value: unknown,
-  pool: {
-    readonly acquireTimeoutMs: number;
-    readonly connectBackoff: ResolvedConnectBackoff;
-    readonly clock: Clock;
-    readonly random: () => number;
-    readonly name: string;
-  },
-): CircuitBreakerOptions | false {
-  if (value === false) return false;
-  if (value !== undefined && !isObject(value)) {
-    throw new InvalidOptionError(
-      'circuitBreaker',
-      value,
-      'circuit breaker options (an object) or false',
-    );
-  }
-  const merged: CircuitBreakerOptions = {
-    window: { kind: 'consecutive', failures: 5 },
-    openDurationMs: exponentialBackoff({
-      baseMs: pool.connectBackoff.baseMs,
-      capMs: pool.connectBackoff.capMs,
-      jitter: 'full',
-    }),
-    halfOpenPermits: 1,
-    halfOpenProbeTimeoutMs: Math.min(pool.acquireTimeoutMs + 1_000, MAX_TIMER_DELAY_MS),
-    clock: pool.clock,
-    random: pool.random,
-    name: pool.name,
-    ...(value as CircuitBreakerOptions | undefined),
-  };
-  nested('circuitBreaker.', () => resolveCircuitBreakerOptions(merged));
-  return merged;
 }

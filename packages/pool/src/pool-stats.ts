@@ -60,6 +60,16 @@ export interface PoolStats {
   readonly waited: number;
   /** Leases reported by leak detection. */
   readonly leaks: number;
+  /**
+   * `withConnection({ idempotent: true })` callbacks run a second time after a `connection`
+   * failure on a connection trusted without a round trip.
+   */
+  readonly retries: number;
+  /**
+   * Idle connections marked for validation before their next hand-out because another
+   * connection was found dead (a connection-class error, a failed validation, a broken socket).
+   */
+  readonly suspected: number;
   /** `destroyed`, split by reason. */
   readonly destroyedByReason: Readonly<Record<DestroyReason, number>>;
 }

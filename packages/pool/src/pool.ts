@@ -14,6 +14,21 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of one `withConnection()`. */
+export interface WithConnectionOptions extends AcquireOptions {
+  /**
+   * The callback is safe to run twice (a read, or a write guarded by its own idempotency key).
+   * When it fails with an error the driver classifies `connection` on a connection that was
+   * handed out without a round trip (trusted because it was used recently), the pool runs it
+   * once more on a connection that has just made one: validated, or new. This hides the one
+   * failure a pool cannot otherwise prevent: a socket that died while idle, noticed only by the
+   * statement sent on it. Never set it for work that must not happen twice: the first attempt
+   * may have reached the server before the connection died.
+   * @default false
+   */
+  readonly idempotent?: boolean;
+}
+
 /** What `withConnection` passes to its callback besides the connection. */
 export interface WithConnectionContext {
   /** The caller's signal, to forward to queries. */
@@ -82,12 +97,17 @@ export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
 
   /**
    * Acquires, runs `fn`, and releases, even when `fn` throws. If `fn` throws an error the
-   * driver classifies as connection-fatal, the connection is destroyed instead. Returns or
+   * driver classifies as connection-fatal, the connection is destroyed instead (and the idle
+   * connections are validated before their next use: they may have died with it). Returns or
    * rethrows what `fn` did. The recommended way to use the pool.
+   *
+   * With `{ idempotent: true }`, a `connection` failure on a connection trusted without a round
+   * trip runs `fn` once more on a validated or new connection (see
+   * {@link WithConnectionOptions.idempotent}).
    */
   withConnection<TResult>(
     fn: (connection: TConnection, context: WithConnectionContext) => TResult | PromiseLike<TResult>,
-    options?: AcquireOptions,
+    options?: WithConnectionOptions,
   ): Promise<TResult>;
 
   /**

@@ -28,8 +28,6 @@ export type RecordState =
  * The pool's bookkeeping for one physical connection. It is also the node of the idle list
  * (`older` / `newer`), so moving a connection in and out of idle allocates nothing and removing
  * one from the middle (the reaper, a health check) is O(1).
- *
- * @internal
  */
 export class ConnectionRecord<TConnection> {
   state: RecordState = IDLE;
@@ -69,7 +67,25 @@ export class ConnectionRecord<TConnection> {
   }
 }
 
-/** The pool's side of a lease: what `release()` and `destroy()` call. @internal */
+/**
+ * When a connection opened at `createdAt` must stop being handed out: `maxLifetimeMs` shortened
+ * by a random fraction up to `maxLifetimeJitter`, so connections opened together don't all
+ * expire (and reconnect) together.
+ */
+export function lifetimeEnd(
+  createdAt: number,
+  options: {
+    readonly maxLifetimeMs: number;
+    readonly maxLifetimeJitter: number;
+    readonly random: () => number;
+  },
+): number {
+  const { maxLifetimeMs, maxLifetimeJitter, random } = options;
+  if (maxLifetimeMs === Infinity) return Infinity;
+  return createdAt + maxLifetimeMs * (1 - maxLifetimeJitter * random());
+}
+
+/** The pool's side of a lease: what `release()` and `destroy()` call. */
 export interface LeaseOwner<TConnection> {
   releaseLease(lease: PoolLease<TConnection>): void;
   destroyLease(lease: PoolLease<TConnection>, error: unknown): void;
@@ -88,14 +104,14 @@ const resolved = Promise.resolve();
 /**
  * The lease implementation: one small object per acquire, methods on the prototype, so the
  * hot path allocates nothing else.
- *
- * @internal
  */
 export class PoolLease<TConnection> implements Lease<TConnection> {
   state: LeaseState = ACTIVE;
   /** Where it was acquired, captured only while leak detection is on. */
   stack: string | undefined = undefined;
   leakReported = false;
+  /** It made a round trip at hand-out (validation), so a failure on it is not a stale socket. */
+  validated = false;
 
   constructor(
     readonly owner: LeaseOwner<TConnection>,

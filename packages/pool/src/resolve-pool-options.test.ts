@@ -1,7 +1,8 @@
 import { InvalidOptionError, noopLogger, systemClock } from '@enhanced-pool/core';
 import { createFakeDriver, type FakeConnection } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
-import { type PoolOptions, resolvePoolOptions } from './pool-options.js';
+import type { PoolOptions } from './pool-options.js';
+import { resolvePoolOptions } from './resolve-pool-options.js';
 
 const driver = createFakeDriver();
 
@@ -41,6 +42,7 @@ describe('resolvePoolOptions', () => {
         name: 'pool',
       },
       connectBackoff: { baseMs: 20, capMs: 100, fatalMs: 30_000 },
+      outageGraceMs: 2_000,
       maxConnectionErrors: 3,
       healthCheck: {
         healthCheckIntervalMs: 60_000,
@@ -89,6 +91,8 @@ describe('resolvePoolOptions', () => {
     ['maxWaiting', -1, 'an integer ≥ 0 (or Infinity)'],
     ['leakDetectionMs', -1, 'a number ≥ 0 and ≤ 2147483647'],
     ['name', '', 'a non-empty string'],
+    ['outageGraceMs', -1, 'a number ≥ 0 and ≤ 2147483647'],
+    ['outageGraceMs', Infinity, 'a number ≥ 0 and ≤ 2147483647'],
   ])('refuses %s = %s, naming the allowed range', (option, value, allowed) => {
     const error = invalid({ [option]: value });
     expect(error).toMatchObject({ code: 'INVALID_OPTION', option, allowed });

@@ -1,0 +1,103 @@
+import type { CircuitState } from '@enhanced-pool/circuit-breaker';
+import { DESTROY_REASONS, type DestroyReason } from './pool-events.js';
+import type { PoolStats } from './pool-stats.js';
+
+/** The pool's gauges, read in one place (`PoolEngine.gauges()`). */
+export interface PoolGauges {
+  readonly size: number;
+  readonly idle: number;
+  readonly active: number;
+  readonly pending: number;
+  readonly connecting: number;
+}
+
+function zeroByReason(): Record<DestroyReason, number> {
+  const counts = {} as Record<DestroyReason, number>;
+  for (const reason of DESTROY_REASONS) counts[reason] = 0;
+  return counts;
+}
+
+/**
+ * What the pool counts, in plain fields each module increments where the event happens (no
+ * events, no closures on the hot path). Counters only grow; the sizer's sums are reset by its
+ * sample. The gauges (size, idle, active, pending) are not here: they are read from the
+ * structures that hold them, in `PoolEngine.gauges()`, and joined to the counters
+ * by {@link PoolCounters.toStats}.
+ */
+export class PoolCounters {
+  acquired = 0;
+  released = 0;
+  created = 0;
+  destroyed = 0;
+  errors = 0;
+  timeouts = 0;
+  connectErrors = 0;
+  connectAttempts = 0;
+  circuitRejections = 0;
+  validationFailures = 0;
+  resetFailures = 0;
+  exhausted = 0;
+  aborted = 0;
+  waited = 0;
+  leaks = 0;
+  retries = 0;
+  suspected = 0;
+  readonly destroyedByReason = zeroByReason();
+  /** Sum of the waits of acquires since the sizer's last sample (0 for those served from idle). */
+  waitSumMs = 0;
+  /** Sum of the holds of leases ended since the sizer's last sample. */
+  holdSumMs = 0;
+
+  /** The public snapshot: these counters, `gauges`, and what only the pool knows. */
+  toStats(
+    gauges: PoolGauges,
+    pool: {
+      readonly name: string;
+      readonly state: PoolStats['state'];
+      readonly healthChecking: number;
+      readonly minSize: number;
+      readonly maxSize: number;
+      readonly targetSize: number;
+      readonly breakerState: CircuitState | 'disabled';
+    },
+  ): PoolStats {
+    return {
+      name: pool.name,
+      state: pool.state,
+      poolSize: gauges.size,
+      idleConnections: gauges.idle,
+      activeConnections: gauges.active,
+      healthChecking: pool.healthChecking,
+      connecting: gauges.connecting,
+      pending: gauges.pending,
+      minSize: pool.minSize,
+      maxSize: pool.maxSize,
+      acquired: this.acquired,
+      released: this.released,
+      created: this.created,
+      destroyed: this.destroyed,
+      errors: this.errors,
+      timeouts: this.timeouts,
+      connectErrors: this.connectErrors,
+      connectAttempts: this.connectAttempts,
+      circuitRejections: this.circuitRejections,
+      breakerState: pool.breakerState,
+      targetSize: pool.targetSize,
+      validationFailures: this.validationFailures,
+      resetFailures: this.resetFailures,
+      exhausted: this.exhausted,
+      aborted: this.aborted,
+      waited: this.waited,
+      leaks: this.leaks,
+      retries: this.retries,
+      suspected: this.suspected,
+      destroyedByReason: { ...this.destroyedByReason },
+    };
+  }
+
+  /** Counts one connection closed by the pool. */
+  countDestroyed(reason: DestroyReason): void {
+    this.destroyed++;
+    this.destroyedByReason[reason]++;
+  }
+}
