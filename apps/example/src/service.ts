@@ -80,7 +80,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       await pool?.close({ timeoutMs: closeTimeoutMs });
       let connectionsLeft: number | undefined;
       try {
-        connectionsLeft = await server?.countConnections({ applicationName });
+        // pglite tracks no application names; embedded, this service is its only client.
+        connectionsLeft = await server?.countConnections(
+          server.kind === 'embedded' ? {} : { applicationName },
+        );
       } catch {
         // The server is down (stopped by a fault, or by a signal's cleanup hook): nothing to count.
       }
