@@ -180,7 +180,12 @@ export function createGenericPoolPeer(options: PgBenchPoolOptions): PgBenchPool 
 /** Ours: the pg driver under the pool, used through `withConnection()` as its README advises. */
 export function createOurPgPool(
   options: PgBenchPoolOptions,
-  variant: { readonly idleOrder?: 'lifo' | 'fifo' } = {},
+  variant: {
+    readonly idleOrder?: 'lifo' | 'fifo';
+    /** `withConnection(fn, { idempotent: true })`: a stale idle socket's failure is retried. */
+    readonly idempotent?: boolean;
+    readonly outageGraceMs?: number;
+  } = {},
 ): PgBenchPool {
   const applicationName = `bench-enhanced-pool-${options.tag}`;
   const driver = createPgDriver({
@@ -203,14 +208,22 @@ export function createOurPgPool(
     acquireTimeoutMs: options.acquireTimeoutMs,
     name: applicationName,
     ...(variant.idleOrder === undefined ? {} : { idleOrder: variant.idleOrder }),
+    ...(variant.outageGraceMs === undefined ? {} : { outageGraceMs: variant.outageGraceMs }),
   });
+  const tags: string[] = [];
+  if (variant.idleOrder !== undefined) tags.push(variant.idleOrder);
+  if (variant.idempotent === true) tags.push('idempotent');
+  if (variant.outageGraceMs !== undefined) tags.push(`outageGraceMs ${variant.outageGraceMs}`);
   const order = variant.idleOrder === undefined ? '' : `, idleOrder '${variant.idleOrder}'`;
+  const grace =
+    variant.outageGraceMs === undefined ? '' : `, outageGraceMs ${variant.outageGraceMs}`;
+  const call = variant.idempotent === true ? '{ idempotent: true }' : '';
+  const callOptions = variant.idempotent === true ? { idempotent: true } : undefined;
   return {
-    name:
-      variant.idleOrder === undefined ? 'enhanced-pool' : `enhanced-pool (${variant.idleOrder})`,
-    configuration: `createPgDriver, minSize 0, maxSize ${options.size}, acquireTimeoutMs ${options.acquireTimeoutMs}${order}, \`pool.withConnection()\`; defaults otherwise`,
+    name: tags.length === 0 ? 'enhanced-pool' : `enhanced-pool (${tags.join(', ')})`,
+    configuration: `createPgDriver, minSize 0, maxSize ${options.size}, acquireTimeoutMs ${options.acquireTimeoutMs}${order}${grace}, \`pool.withConnection(fn${call === '' ? '' : `, ${call}`})\`; defaults otherwise`,
     applicationName,
-    query: (sql) => pool.withConnection((connection) => connection.query(sql)),
+    query: (sql) => pool.withConnection((connection) => connection.query(sql), callOptions),
     connectAttempts: () => counter.attempts,
     close: () => withDeadline(pool.close({ timeoutMs: 2_000 }), 3_000, undefined),
   };
