@@ -1,7 +1,7 @@
 import type { HealthReport } from '@enhanced-pool/health-checker';
 import type { FakeClock, FakeConnection } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
-import { createHarness, type Harness, track, warm } from '../test/pool-harness.js';
+import { advanceUntil, createHarness, type Harness, track, warm } from '../test/pool-harness.js';
 import type { PoolEvents } from './pool-events.js';
 
 /**
@@ -137,7 +137,7 @@ describe('health checks', () => {
     await pool.ready();
     (await pool.acquire()).destroy();
     driver.failConnects('connection');
-    while (pool.connCircuitBreaker?.getState() !== 'open') await clock.advanceAsync(1);
+    await advanceUntil(clock, () => pool.connCircuitBreaker?.getState() === 'open', 'breaker open');
     const attempts = driver.counters.connect;
     const report = await pool.runHealthCheck();
     expect(report).toMatchObject({ healthy: false, replaced: 0, size: 0, breakerState: 'open' });
@@ -341,7 +341,7 @@ describe('adaptive sizing', () => {
     const held = [await pool.acquire(), await pool.acquire()];
     driver.failConnects('connection');
     track(pool.acquire());
-    while (pool.connCircuitBreaker?.getState() !== 'open') await clock.advanceAsync(1);
+    await advanceUntil(clock, () => pool.connCircuitBreaker?.getState() === 'open', 'breaker open');
     const attempts = driver.counters.connect;
     const resized: PoolEvents['resized'][] = [];
     pool.on('resized', (event) => resized.push(event));

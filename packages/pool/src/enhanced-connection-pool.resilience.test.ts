@@ -1,7 +1,7 @@
 import { AcquireTimeoutError, CircuitOpenError, ConnectError } from '@enhanced-pool/core';
 import { FakeDriverError } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
-import { createHarness, recordConnectTimes, track } from '../test/pool-harness.js';
+import { advanceUntil, createHarness, recordConnectTimes, track } from '../test/pool-harness.js';
 
 /**
  * Connection creation that survives outages (issue 5): backoff with full jitter, the breaker
@@ -183,7 +183,7 @@ describe('connection breaker', () => {
     breaker?.on('stateChange', (event) => transitions.push(`${event.to}@${clock.now()}`));
     driver.failConnects('connection');
     // 3 warm-up connects fail at 10, then one attempt per step until 5 failures in a row.
-    while (breaker?.getState() !== 'open') await clock.advanceAsync(1);
+    await advanceUntil(clock, () => breaker?.getState() === 'open', 'breaker open');
     const attemptsWhenOpened = driver.counters.connect;
     expect(attemptsWhenOpened).toBe(5);
     const refused = track(pool.acquire());
@@ -191,7 +191,7 @@ describe('connection breaker', () => {
     expect(CircuitOpenError.isInstance(refused.error)).toBe(true);
 
     // The pool wakes itself to keep minSize: one probe once the open period ends.
-    while (breaker?.getState() !== 'half-open') await clock.advanceAsync(1);
+    await advanceUntil(clock, () => breaker?.getState() === 'half-open', 'breaker half-open');
     expect(driver.counters.connect).toBe(attemptsWhenOpened + 1);
     const waiters = [track(pool.acquire()), track(pool.acquire())];
     await clock.flush();
@@ -221,7 +221,7 @@ describe('connection breaker', () => {
     const breaker = pool.connCircuitBreaker;
     driver.failConnects('connection');
     track(pool.acquire());
-    while (breaker?.getState() !== 'open') await clock.advanceAsync(1);
+    await advanceUntil(clock, () => breaker?.getState() === 'open', 'breaker open');
     await clock.advanceAsync(20);
     const probeFor = track(pool.acquire());
     const behind = track(pool.acquire());

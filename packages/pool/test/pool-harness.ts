@@ -76,6 +76,25 @@ export function ignoringConnectAbort(driver: FakeDriver): FakeDriver {
   });
 }
 
+/**
+ * Advances the fake clock 1 ms at a time until `condition` holds, failing with `what` after
+ * `limitMs`: a regression then fails with a message instead of hanging to the test timeout.
+ */
+export async function advanceUntil(
+  clock: FakeClock,
+  condition: () => boolean,
+  what: string,
+  limitMs = 10_000,
+): Promise<void> {
+  const startedAt = clock.now();
+  while (!condition()) {
+    if (clock.now() - startedAt >= limitMs) {
+      throw new Error(`${what}: not reached within ${limitMs} ms of fake time`);
+    }
+    await clock.advanceAsync(1);
+  }
+}
+
 /** Records the clock reading at every `driver.connect()` call the pool makes. */
 export function recordConnectTimes(harness: Harness): number[] {
   const times: number[] = [];
