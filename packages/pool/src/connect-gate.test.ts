@@ -281,7 +281,7 @@ describe('ConnectGate', () => {
 
   describe('fatal hold', () => {
     for (const reason of ['authentication', 'configuration'] as const) {
-      it(`holds creation off after a ${reason} failure, then resumes after fatalMs`, () => {
+      it(`holds creation off after a ${reason} failure, then resumes after fatalMs`, async () => {
         const { gate, clock, fakeClock, host, logger, fail } = setup();
         const { verdict, error } = fail(reason);
         expect(verdict).toBe(HELD);
@@ -302,8 +302,10 @@ describe('ConnectGate', () => {
         fakeClock.advance(BACKOFF.fatalMs - 1);
         expect(host.resumed).toBe(0);
         fakeClock.advance(1);
-        expect(host.resumed).toBe(1);
         expect(gate.fatalError).toBeUndefined();
+        // Lifting the isolation closes the breaker; its event resumes creation, once.
+        await fakeClock.flush();
+        expect(host.resumed).toBe(1);
         expect(gate.breaker?.getState()).toBe('closed');
         expect(gate.refuses()).toBe(false);
       });
@@ -408,6 +410,24 @@ describe('ConnectGate', () => {
       fail('connection');
       expect(gate.failDeadlinesUpTo(GRACE_MS)).toBe(GRACE_MS + 10_000);
     });
+  });
+
+  it('a reset ends the grace: the next outage gets a full grace of its own', async () => {
+    const { gate, fakeClock, host, fail } = setup({ circuitBreaker: { openDurationMs: 10_000 } });
+    fail('connection');
+    gate.failDeadlinesUpTo(0);
+    fakeClock.advance(100);
+    gate.breaker?.reset();
+    await fakeClock.flush();
+    const resumedByReset = host.resumed;
+    fakeClock.advance(400);
+    fail('connection');
+    // The new outage started at 500: its grace ends at 2 500, not at the old one's 2 000.
+    expect(gate.failDeadlinesUpTo(500)).toBe(500 + 10_000);
+    fakeClock.advance(GRACE_MS - 500 - 1);
+    expect(host.resumed).toBe(resumedByReset);
+    fakeClock.advance(501);
+    expect(host.resumed).toBe(resumedByReset + 1);
   });
 
   it('arms no probe timer while isolated: there is no probe to wait for', () => {

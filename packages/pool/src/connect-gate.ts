@@ -330,6 +330,7 @@ export class ConnectGate {
       this.failureStreak = 0;
       this.retryAt = Number.NEGATIVE_INFINITY;
       this.outageStartedAt = Number.NaN;
+      this.clearTimer('graceTimer');
     }
     if (this.fatalError !== undefined) return;
     this.host.resumeCreation();
@@ -362,8 +363,12 @@ export class ConnectGate {
     this.fatalError = undefined;
     const isolation = this.fatalIsolation;
     this.fatalIsolation = undefined;
+    // Lifting the isolation closes the breaker, whose event resumes creation; without a
+    // breaker, resume here.
     isolation?.dispose();
-    if (resume && wasHeld && this.host.isOpen()) this.host.resumeCreation();
+    if (resume && wasHeld && isolation === undefined && this.host.isOpen()) {
+      this.host.resumeCreation();
+    }
   }
 
   private clearTimer(name: 'retryTimer' | 'probeTimer' | 'graceTimer' | 'fatalTimer'): void {

@@ -131,6 +131,29 @@ describe('outage grace', () => {
     expect(second.status).toBe('rejected');
   });
 
+  it('counts a connect that hangs past its deadline as a timeout, so a black-holed database opens the breaker', async () => {
+    const { pool, driver, clock } = createHarness({
+      acquireTimeoutMs: 1_000,
+      outageGraceMs: 0,
+      random: () => 0.5,
+    });
+    driver.setConnectLatency(60_000);
+    const opened: number[] = [];
+    pool.connCircuitBreaker?.on('stateChange', (event) => {
+      if (event.to === 'open') opened.push(clock.now());
+    });
+    const timedOut: unknown[] = [];
+    for (let index = 0; index < 5; index++) {
+      const waiter = track(pool.acquire());
+      await clock.advanceAsync(1_100);
+      expect(waiter.status).toBe('rejected');
+      timedOut.push(waiter.error);
+    }
+    expect(pool.getStats().connectErrors).toBe(5);
+    expect(opened).toHaveLength(1);
+    for (const error of timedOut) expect(error).toMatchObject({ code: 'ACQUIRE_TIMEOUT' });
+  });
+
   it('leaves no timer behind once the outage is over', async () => {
     const { pool, driver, clock } = createHarness({
       random: () => 0.5,

@@ -335,7 +335,7 @@ describe('WaitQueue', () => {
       expect(counters.aborted).toBe(0);
     });
 
-    it('detaches the connect attempt, releasing it only when the waiter gave up', () => {
+    it('detaches the connect attempt, releasing it only when the waiter left (abort or close)', () => {
       const { enqueue, queue, released } = setup();
       const served = enqueue();
       const servedAttempt: WaiterAttempt<string> = { waiter: served };
@@ -347,13 +347,27 @@ describe('WaitQueue', () => {
       expect(servedAttempt.waiter).toBeUndefined();
       expect(released).toEqual([]);
 
-      const gaveUp = enqueue();
-      const gaveUpAttempt: WaiterAttempt<string> = { waiter: gaveUp };
-      gaveUp.attempt = gaveUpAttempt;
-      gaveUp.gaveUp = 'timeout';
-      queue.unlink(gaveUp);
-      queue.settle(gaveUp);
-      expect(released).toEqual([gaveUpAttempt]);
+      // A timed-out waiter leaves its connect to the connect's own deadline, so a hanging
+      // connect is counted as a failure rather than aborted as surplus.
+      const timedOut = enqueue();
+      const timedOutAttempt: WaiterAttempt<string> = { waiter: timedOut };
+      timedOut.attempt = timedOutAttempt;
+      timedOut.gaveUp = 'timeout';
+      queue.unlink(timedOut);
+      queue.settle(timedOut);
+      expect(timedOutAttempt.waiter).toBeUndefined();
+      expect(released).toEqual([]);
+
+      for (const reason of ['abort', 'close'] as const) {
+        const gaveUp = enqueue();
+        const gaveUpAttempt: WaiterAttempt<string> = { waiter: gaveUp };
+        gaveUp.attempt = gaveUpAttempt;
+        gaveUp.gaveUp = reason;
+        queue.unlink(gaveUp);
+        queue.settle(gaveUp);
+        expect(released.at(-1)).toBe(gaveUpAttempt);
+      }
+      expect(released).toHaveLength(2);
     });
 
     it('takes a validating waiter out of the validating set', () => {

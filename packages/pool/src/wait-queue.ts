@@ -142,7 +142,10 @@ export class WaitQueue<TConnection> {
     if (attempt !== undefined) {
       waiter.attempt = undefined;
       attempt.waiter = undefined;
-      if (waiter.gaveUp !== undefined) this.host.releaseAttempt(attempt);
+      // A caller who left (abort, close) no longer needs the connect started for it. One who
+      // timed out leaves it to its own deadline: a connect that hangs must count as a failed
+      // one (the breaker and the backoff see a black-holed database), not as surplus.
+      if (waiter.gaveUp === 'abort' || waiter.gaveUp === 'close') this.host.releaseAttempt(attempt);
     }
   }
 
