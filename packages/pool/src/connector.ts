@@ -97,12 +97,18 @@ export class Connector<TConnection> {
   private readonly attempts = new Set<ConnectAttempt<TConnection>>();
   /** Exponentially smoothed duration of successful connects; NaN before the first. */
   private smoothedConnectMs = Number.NaN;
+  // Copied out of `options`: read on every queued acquire.
+  private readonly minSize: number;
+  private readonly maxSize: number;
 
   constructor(
     private readonly options: ConnectorOptions<TConnection>,
     private readonly gate: ConnectGate,
     private readonly host: ConnectorHost<TConnection>,
-  ) {}
+  ) {
+    this.minSize = options.minSize;
+    this.maxSize = options.maxSize;
+  }
 
   /**
    * How many connects are useful now: one per queued waiter plus what `minSize` lacks, or what
@@ -110,7 +116,7 @@ export class Connector<TConnection> {
    */
   connectsNeeded(): number {
     const { size, targetSize, queue } = this.host;
-    const missing = this.options.minSize - size;
+    const missing = this.minSize - size;
     const forWaiters = queue.length + Math.max(missing, 0);
     return Math.max(forWaiters, targetSize - size);
   }
@@ -118,7 +124,7 @@ export class Connector<TConnection> {
   /** Starts connects for queued waiters not already covered by one, within `maxSize`. */
   fillForWaiters(trigger: Waiter<TConnection> | undefined): void {
     const { queue } = this.host;
-    const maxSize = this.options.maxSize;
+    const maxSize = this.maxSize;
     if (queue.length <= this.connecting || this.host.size + this.connecting >= maxSize) return;
     const allowed = this.allowedForWaiters();
     while (
@@ -139,7 +145,7 @@ export class Connector<TConnection> {
   /** Opens connections up to `minSize`, as far as the creation policy allows now. */
   ensureMinimum(): void {
     if (!this.host.isOpen()) return;
-    while (this.host.size + this.connecting < this.options.minSize) {
+    while (this.host.size + this.connecting < this.minSize) {
       const outcome = this.start(undefined, true);
       if (outcome === STARTED) continue;
       if (outcome === REFUSED && this.gate.fatalError === undefined) this.gate.armProbe();
@@ -170,7 +176,7 @@ export class Connector<TConnection> {
    */
   failUncoveredWaiters(failure: ConnectError | undefined): void {
     const { queue } = this.host;
-    if (this.host.size + this.connecting >= this.options.maxSize) return;
+    if (this.host.size + this.connecting >= this.maxSize) return;
     let excess = queue.length - this.connecting;
     if (excess <= 0) return;
     const failUpTo =
@@ -232,7 +238,7 @@ export class Connector<TConnection> {
     }
     // Waiters are in arrival order, so the overdue ones are a prefix of the queue.
     const overdueBefore = this.host.lastNow - connectMs;
-    const limit = this.options.maxSize - size;
+    const limit = this.maxSize - size;
     let overdue = 0;
     for (
       let waiter = queue.head;
@@ -347,7 +353,7 @@ export class Connector<TConnection> {
     // A `query` failure (a session setup statement) won't pass on a retry either: the callers
     // waiting for a connection get it now rather than at their deadline.
     else if (!isRetryableReason(reason)) this.failUncoveredWaiters(connectError);
-    if (this.host.size < this.options.minSize) this.options.readyWaiters.rejectAll(connectError);
+    if (this.host.size < this.minSize) this.options.readyWaiters.rejectAll(connectError);
     this.replenish();
   }
 }

@@ -237,6 +237,8 @@ export class EnhancedConnectionPool<TConnection>
     return this.counters.toStats(this.gauges(), {
       name: this.name,
       state: this.state === OPEN ? 'open' : this.state === CLOSING ? 'closing' : 'closed',
+      acquired: this.acquired,
+      released: this.released,
       healthChecking: this.health.checkedOut,
       minSize: this.minSize,
       maxSize: this.maxSize,

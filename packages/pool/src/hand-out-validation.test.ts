@@ -93,6 +93,7 @@ function setup(options: SetupOptions = {}) {
   const calls: HostCall[] = [];
   const leases: PoolLease<FakeConnection>[] = [];
   const host: HandOutHost<FakeConnection> & { open: boolean } = {
+    waitSumMs: 0,
     open: true,
     isOpen: () => host.open,
     readClock: () => clock.now(),
@@ -188,7 +189,7 @@ describe('HandOutValidation', () => {
     });
 
     it('grants a validated connection, marking the lease validated', async () => {
-      const { clock, counters, queue, calls, leases, validation, connection, waiter, outcome } =
+      const { clock, host, queue, calls, leases, validation, connection, waiter, outcome } =
         setup();
       const record = await connection();
       const forWaiter = waiter();
@@ -199,7 +200,7 @@ describe('HandOutValidation', () => {
       expect(outcome(forWaiter)).toEqual({ status: 'fulfilled', value: leases[0] });
       expect(leases[0]?.validated).toBe(true);
       expect(record.lastValidatedAt).toBe(15);
-      expect(counters.waitSumMs).toBe(15);
+      expect(host.waitSumMs).toBe(15);
       expect(forWaiter.phase).toBe(SETTLED);
       expect(queue.validating.size).toBe(0);
       expect(forWaiter.record).toBeUndefined();

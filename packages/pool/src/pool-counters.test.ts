@@ -11,6 +11,8 @@ const pool = {
   maxSize: 10,
   targetSize: 5,
   breakerState: 'half-open',
+  acquired: 0,
+  released: 0,
 } as const;
 
 describe('PoolCounters', () => {
@@ -55,8 +57,6 @@ describe('PoolCounters', () => {
 
   it('maps gauges, counters and pool facts to the public stats fields', () => {
     const counters = new PoolCounters();
-    counters.acquired = 11;
-    counters.released = 10;
     counters.created = 9;
     counters.errors = 8;
     counters.timeouts = 7;
@@ -72,7 +72,7 @@ describe('PoolCounters', () => {
     counters.retries = 14;
     counters.suspected = 16;
     counters.countDestroyed('shrink');
-    expect(counters.toStats(gauges, pool)).toEqual({
+    expect(counters.toStats(gauges, { ...pool, acquired: 11, released: 10 })).toEqual({
       name: 'orders',
       state: 'open',
       poolSize: 7,

@@ -81,6 +81,14 @@ export abstract class PoolEngine<TConnection> {
   /** @internal Every open connection, for `releaseConnection()`, leak sweeps and close. */
   readonly records = new Map<TConnection, ConnectionRecord<TConnection>>();
   /** @internal */ readonly counters = new PoolCounters();
+  /** @internal Leases handed out (a field here, not in `counters`: the hot path's own). */
+  acquired = 0;
+  /** @internal Leases ended. */
+  released = 0;
+  /** @internal Sum of the holds of leases ended since the sizer's last sample. */
+  holdSumMs = 0;
+  /** @internal Sum of the waits of acquires since the sizer's last sample (0 when served from idle). */
+  waitSumMs = 0;
 
   /** @internal */
   protected readonly options: ResolvedPoolOptions<TConnection>;
@@ -197,7 +205,6 @@ export abstract class PoolEngine<TConnection> {
               sizer,
               gate,
               connector,
-              counters,
               events,
               intervalMs: resolved.sizingIntervalMs,
             },
@@ -276,10 +283,9 @@ export abstract class PoolEngine<TConnection> {
     }
     lease.state = RELEASED;
     lease.record.lease = undefined;
-    const counters = this.counters;
-    counters.released++;
+    this.released++;
     // The last clock reading, not a new one: exact in a busy pool, short in an idle one.
-    counters.holdSumMs += this.lastNow - lease.acquiredAt;
+    this.holdSumMs += this.lastNow - lease.acquiredAt;
     if (this.observeReleased) this.emitReleased(lease);
     return true;
   }
@@ -345,7 +351,7 @@ export abstract class PoolEngine<TConnection> {
     const uses = ++record.uses;
     const lease = new PoolLease(this, record, this.nextLeaseId++, uses === 1, now);
     record.lease = lease;
-    this.counters.acquired++;
+    this.acquired++;
     if (this.leakDetectionMs > 0) {
       lease.stack = stack;
       this.leaks.noteGranted(now);
@@ -421,7 +427,7 @@ export abstract class PoolEngine<TConnection> {
     this.queue.settle(waiter);
     if (this.leakDetectionMs > 0 || this.observeAcquired) now = this.readClock();
     const waitMs = now > waiter.enqueuedAt ? now - waiter.enqueuedAt : 0;
-    this.counters.waitSumMs += waitMs;
+    this.waitSumMs += waitMs;
     waiter.resolve(this.grant(record, now, waitMs, waiter.stack));
   }
 

@@ -9,7 +9,7 @@ import { type Logger, TypedEmitter } from '@enhanced-pool/core';
 import { createFakeClock } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
 import { IdleList } from './idle-list.js';
-import { PoolCounters, type PoolGauges } from './pool-counters.js';
+import type { PoolGauges } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
 import { ConnectionRecord, DESTROYED, LEASED } from './pooled-connection.js';
 import { type SizingHost, SizingLoop } from './sizing-loop.js';
@@ -64,7 +64,6 @@ function stubSizer() {
 
 function setup() {
   const clock = createFakeClock();
-  const counters = new PoolCounters();
   const events = new TypedEmitter<PoolEvents>();
   const logger = recordingLogger();
   const idle = new IdleList<string>();
@@ -72,8 +71,17 @@ function setup() {
   const calls = { growToTarget: 0, refuses: false };
   const discarded: number[] = [];
   const gauges = { active: 0, pending: 0, connecting: 0 };
-  const host: SizingHost<string> & { size: number; open: boolean } = {
+  const host: SizingHost<string> & {
+    size: number;
+    open: boolean;
+    acquired: number;
+    released: number;
+  } = {
     targetSize: MIN_SIZE,
+    acquired: 0,
+    released: 0,
+    holdSumMs: 0,
+    waitSumMs: 0,
     size: MIN_SIZE,
     minSize: MIN_SIZE,
     idle,
@@ -106,7 +114,6 @@ function setup() {
       },
       clock,
       intervalMs: INTERVAL_MS,
-      counters,
       events,
       logger,
       logContext: {},
@@ -131,7 +138,6 @@ function setup() {
   };
   return {
     clock,
-    counters,
     events,
     logger,
     idle,
@@ -163,24 +169,24 @@ describe('SizingLoop', () => {
   });
 
   it('feeds the sizer the gauges and the means since the last sample', () => {
-    const { counters, gauges, observed, idleConnections, tick } = setup();
+    const { host, gauges, observed, idleConnections, tick } = setup();
     idleConnections(3);
     gauges.active = 1;
     gauges.pending = 4;
     gauges.connecting = 2;
-    counters.acquired = 10;
-    counters.released = 4;
-    counters.waitSumMs = 50;
-    counters.holdSumMs = 20;
+    host.acquired = 10;
+    host.released = 4;
+    host.waitSumMs = 50;
+    host.holdSumMs = 20;
     tick();
     expect(observed).toEqual([
       { size: 3 + 2, active: 1, idle: 3, pending: 4, acquired: 10, waitMs: 5, holdMs: 5 },
     ]);
-    expect(counters.waitSumMs).toBe(0);
-    expect(counters.holdSumMs).toBe(0);
+    expect(host.waitSumMs).toBe(0);
+    expect(host.holdSumMs).toBe(0);
 
-    counters.acquired = 16;
-    counters.waitSumMs = 12;
+    host.acquired = 16;
+    host.waitSumMs = 12;
     tick();
     // Only what happened since the last sample; no hold without releases.
     expect(observed[1]).toEqual({
@@ -268,7 +274,7 @@ describe('SizingLoop', () => {
 
   it('keeps ticking while there is load, connects, or surplus above minSize', () => {
     const load = setup();
-    load.counters.acquired = 1;
+    load.host.acquired = 1;
     load.tick();
     expect(load.clock.pendingTimers()).toBe(1);
 

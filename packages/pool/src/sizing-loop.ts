@@ -8,13 +8,19 @@ import {
   unrefTimer,
 } from '@enhanced-pool/core';
 import type { IdleList } from './idle-list.js';
-import type { PoolCounters, PoolGauges } from './pool-counters.js';
+import type { PoolGauges } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
 import type { ConnectionRecord } from './pooled-connection.js';
 
 /** What the sizing loop reads from and acts on; the pool implements it. */
 export interface SizingHost<TConnection> {
   targetSize: number;
+  /** Leases handed out and ended so far. */
+  readonly acquired: number;
+  readonly released: number;
+  /** Sums of the holds of leases ended and of acquire waits since the last sample; reset here. */
+  holdSumMs: number;
+  waitSumMs: number;
   readonly size: number;
   readonly minSize: number;
   readonly idle: IdleList<TConnection>;
@@ -32,7 +38,6 @@ export interface SizingLoopOptions {
   readonly connector: { growToTarget(): void };
   readonly clock: Clock;
   readonly intervalMs: number;
-  readonly counters: PoolCounters;
   readonly events: TypedEmitter<PoolEvents>;
   readonly logger: Logger;
   readonly logContext: LogContext;
@@ -81,16 +86,16 @@ export class SizingLoop<TConnection> {
     this.timer = undefined;
     const { host } = this;
     if (!host.isOpen()) return;
-    const { sizer, counters, logger, logContext, events, name } = this.options;
+    const { sizer, logger, logContext, events, name } = this.options;
     host.readClock();
-    const acquired = counters.acquired - this.sampledAcquired;
-    const released = counters.released - this.sampledReleased;
-    this.sampledAcquired = counters.acquired;
-    this.sampledReleased = counters.released;
-    const waitMs = acquired > 0 ? counters.waitSumMs / acquired : undefined;
-    const holdMs = released > 0 ? counters.holdSumMs / released : undefined;
-    counters.waitSumMs = 0;
-    counters.holdSumMs = 0;
+    const acquired = host.acquired - this.sampledAcquired;
+    const released = host.released - this.sampledReleased;
+    this.sampledAcquired = host.acquired;
+    this.sampledReleased = host.released;
+    const waitMs = acquired > 0 ? host.waitSumMs / acquired : undefined;
+    const holdMs = released > 0 ? host.holdSumMs / released : undefined;
+    host.waitSumMs = 0;
+    host.holdSumMs = 0;
     const gauges = host.gauges();
     sizer.observe({
       size: gauges.size + gauges.connecting,

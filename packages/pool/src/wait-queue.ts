@@ -93,13 +93,18 @@ export class WaitQueue<TConnection> {
   readonly validating = new Set<Waiter<TConnection>>();
   private timer: TimerHandle | undefined = undefined;
   private timerDueAt = Number.POSITIVE_INFINITY;
+  // Copied out of `options`: read on every queued acquire.
   private readonly clock: Clock;
+  private readonly counters: PoolCounters;
+  private readonly acquireTimeoutMs: number;
 
   constructor(
     private readonly options: WaitQueueOptions,
     private readonly host: WaitQueueHost<TConnection>,
   ) {
     this.clock = options.clock;
+    this.counters = options.counters;
+    this.acquireTimeoutMs = options.acquireTimeoutMs;
   }
 
   /** Acquires not yet settled: queued, or being validated for. */
@@ -114,10 +119,10 @@ export class WaitQueue<TConnection> {
     stack: string | undefined,
     mustValidate: boolean,
   ): Waiter<TConnection> {
-    this.options.counters.waited++;
+    this.counters.waited++;
     const waiter = new Waiter<TConnection>(
       now,
-      now + this.options.acquireTimeoutMs,
+      now + this.acquireTimeoutMs,
       signal,
       stack,
       mustValidate,
@@ -173,8 +178,8 @@ export class WaitQueue<TConnection> {
 
   /** Counts a timeout and builds its error, with the pool's figures and the likely cause. */
   timeoutError(waiter: Waiter<TConnection>, now: number): AcquireTimeoutError {
-    const { counters, events, name } = this.options;
-    counters.timeouts++;
+    const { events, name } = this.options;
+    this.counters.timeouts++;
     const gauges = this.host.gauges();
     const error = new AcquireTimeoutError(
       {
@@ -267,7 +272,7 @@ export class WaitQueue<TConnection> {
     if (waiter.phase === SETTLED) return;
     const reason = waiter.signal?.reason;
     waiter.gaveUp = 'abort';
-    this.options.counters.aborted++;
+    this.counters.aborted++;
     if (waiter.phase === VALIDATING) {
       this.settle(waiter);
       waiter.reject(reason);
