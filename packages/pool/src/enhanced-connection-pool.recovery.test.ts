@@ -266,6 +266,25 @@ describe('withConnection({ idempotent: true })', () => {
     expect(pool.getStats()).toMatchObject({ retries: 1, validationFailures: 1 });
   });
 
+  it('also retries on a connection opened earlier and never lent, handed out from idle', async () => {
+    const { pool, driver, clock } = createHarness({ minSize: 2, maxSize: 2 });
+    await pool.ready();
+    driver.killAll();
+    let runs = 0;
+    const call = track(
+      pool.withConnection(
+        async (connection) => {
+          runs++;
+          await connection.query('SELECT 1');
+        },
+        { idempotent: true },
+      ),
+    );
+    await clock.flush();
+    expect(call.status).toBe('fulfilled');
+    expect(runs).toBe(2);
+  });
+
   it('retries at most once', async () => {
     const harness = createHarness({ maxSize: 2 });
     await warm(harness, 2);

@@ -101,9 +101,10 @@ export class EnhancedConnectionPool<TConnection>
       } catch (error) {
         if (lease.state !== ACTIVE) throw error;
         const reason = this.classify(error);
-        // Once, and only when the connection was trusted without a round trip: a new or just
-        // validated connection that fails says the database is down, not that a socket died idle.
-        const again = retry === true && reason === 'connection' && !lease.isNew && !lease.validated;
+        // Once, and only when the connection was trusted without a round trip: one handed out
+        // straight after its connect or a validation that fails says the database is in trouble,
+        // not that a socket died idle.
+        const again = retry === true && reason === 'connection' && !lease.validated;
         this.endAfterError(lease, error, reason);
         if (!again || this.state !== OPEN) throw error;
         retry = false;

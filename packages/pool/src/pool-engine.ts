@@ -397,9 +397,11 @@ export abstract class PoolEngine<TConnection> {
         }
       }
       this.queue.unlink(waiter);
-      // A retry of idempotent work takes a used connection only after a round trip.
-      if (waiter.mustValidate && record.uses !== 0) this.validation.start(waiter, record, now);
-      else this.serve(waiter, record, now);
+      // A retry of idempotent work takes a connection only after a round trip: just opened or
+      // just validated (this reading), or validated now.
+      if (waiter.mustValidate && record.lastValidatedAt !== now) {
+        this.validation.start(waiter, record, now);
+      } else this.serve(waiter, record, now);
       return;
     }
     if (fromHealthCheck) {
@@ -509,6 +511,8 @@ export abstract class PoolEngine<TConnection> {
       });
     }
     this.returnRecord(record, now);
+    // Handed straight to a waiter: its connect was the round trip (see `withConnection`'s retry).
+    if (record.lease !== undefined) record.lease.validated = true;
     if (this.size >= this.minSize) this.readyWaiters.resolveAll();
   }
 

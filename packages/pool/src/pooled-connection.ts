@@ -110,7 +110,10 @@ export class PoolLease<TConnection> implements Lease<TConnection> {
   /** Where it was acquired, captured only while leak detection is on. */
   stack: string | undefined = undefined;
   leakReported = false;
-  /** It made a round trip at hand-out (validation), so a failure on it is not a stale socket. */
+  /**
+   * It made a round trip at hand-out (a validation, or the connect it was opened by), so a
+   * failure on it is not a socket that died while idle.
+   */
   validated = false;
 
   constructor(
