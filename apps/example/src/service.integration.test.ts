@@ -116,7 +116,9 @@ beforeAll(async () => {
   service = await startService({
     port: 0,
     applicationName: APPLICATION_NAME,
-    restartDowntimeMs: 2_000,
+    // Longer than the pool's outage grace (2 s), so a restart shows both phases: callers held
+    // for the probe, then refused at once.
+    restartDowntimeMs: 3_000,
     print: () => {},
   });
   base = service.url.replace(/\/$/, '');
@@ -381,7 +383,7 @@ describe('the example service on a real PostgreSQL', () => {
     expect(status.window.ok).toBeGreaterThan(0);
   });
 
-  it('crashes and restarts the server under load: the breaker opens, callers fail fast, the pool recovers', async (context) => {
+  it('crashes and restarts the server under load: the breaker opens, callers fail fast after the grace, the pool recovers', async (context) => {
     if (!poolFeatures(service.pool).circuitBreaker) {
       skipWithReason(context, 'this pool build has no connCircuitBreaker yet');
     }
