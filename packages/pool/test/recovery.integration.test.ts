@@ -110,11 +110,15 @@ describe('recovery against a real PostgreSQL', () => {
   it('rides out an immediate restart under 16 workers: errors only for statements in flight, bounded attempts, back within 50 ms', async (context) => {
     requireCapability(context, server, 'restart');
     const maxSize = 10;
-    // A quarter of each backoff ceiling: probes every 1 + 0.25 × 99 ≈ 26 ms once open.
-    const fraction = 0.25;
+    // `capMs` bounds how long the pool takes to notice the server is back: 25 ms (the default
+    // is 100) for a 50 ms recovery with room for a loaded machine. Half of each ceiling: probes
+    // every 1 + 0.5 × 24 = 13 ms once open, a schedule the attempt bound is computed from.
+    const fraction = 0.5;
+    const capMs = 25;
     const { pool, connects } = pools.create({
       maxSize,
       acquireTimeoutMs: 5_000,
+      connectBackoff: { capMs },
       random: () => fraction,
     });
     const workers = startWorkers(pool, 16);
@@ -147,7 +151,7 @@ describe('recovery against a real PostgreSQL', () => {
       .filter((at) => at >= acceptingAt)
       .map((at) => round(at - acceptingAt));
     const attempts = connects.filter((at) => at >= killedAt && at < acceptingAt).length;
-    const bound = attemptBound(acceptingAt - killedAt, maxSize, fraction);
+    const bound = attemptBound(acceptingAt - killedAt, maxSize, fraction, 20, capMs);
     console.log(
       '[recovery] immediate restart: down %d ms; %d errors to callers %j with %d statements ' +
         'in flight on %d connections at the kill; %d connect attempts while down (bound %d); ' +
