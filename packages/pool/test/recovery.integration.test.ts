@@ -135,8 +135,9 @@ describe('recovery against a real PostgreSQL', () => {
     const acceptedAt = performance.now();
     await starting;
     const deadline = performance.now() + 5_000;
-    // Only a statement started once the server was down proves the pool reached the new one.
-    const firstAfter = () => state.done.find((entry) => entry.startedAt > downAt)?.finishedAt;
+    // A statement that succeeded after the server went down reached the new one: the old one
+    // died with every statement in flight. (Calls held during the grace started before.)
+    const firstAfter = () => state.done.find((entry) => entry.finishedAt > downAt)?.finishedAt;
     while (firstAfter() === undefined && performance.now() < deadline) await sleep(5);
     await sleep(200);
     await workers.stop();
