@@ -331,6 +331,7 @@ export class Connector<TConnection> {
     const durationMs = now - attempt.startedAt;
     counters.errors++;
     counters.connectErrors++;
+    counters.connectErrorsByReason[reason]++;
     this.lastConnectError = connectError;
     this.lastConnectErrorAt = now;
     if (events.has('connectError')) {

@@ -92,8 +92,11 @@ function setup(options: SetupOptions = {}) {
   );
   const calls: HostCall[] = [];
   const leases: PoolLease<FakeConnection>[] = [];
-  const host: HandOutHost<FakeConnection> & { open: boolean } = {
+  const host: HandOutHost<FakeConnection> & { open: boolean; waitSumMs: number } = {
     waitSumMs: 0,
+    noteWait(waitMs) {
+      host.waitSumMs += waitMs;
+    },
     open: true,
     isOpen: () => host.open,
     readClock: () => clock.now(),

@@ -16,8 +16,8 @@ import { QUEUED, VALIDATING, type Waiter, type WaitQueue } from './wait-queue.js
 
 /** What hand-out validation calls back into; the pool implements it. */
 export interface HandOutHost<TConnection> {
-  /** Sum of acquire waits for the sizer; a validated hand-out adds its wait. */
-  waitSumMs: number;
+  /** A validated hand-out ends a wait: for the sizer's sums and the wait histogram. */
+  noteWait(waitMs: number): void;
   isOpen(): boolean;
   readClock(): number;
   classify(error: unknown): ErrorReason;
@@ -136,7 +136,7 @@ export class HandOutValidation<TConnection> {
     if (waiter.phase === VALIDATING) {
       this.options.queue.settle(waiter);
       const waitMs = now - waiter.enqueuedAt;
-      this.host.waitSumMs += waitMs;
+      this.host.noteWait(waitMs);
       const lease = this.host.grant(record, now, waitMs, waiter.stack);
       lease.validated = true;
       waiter.resolve(lease);

@@ -22,6 +22,7 @@ export {
 } from '@enhanced-pool/core';
 export type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
 export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
+export { LATENCY_BUCKETS_SECONDS, type LatencySummary } from './latency-histogram.js';
 export type { Lease } from './lease.js';
 export type {
   AcquireOptions,

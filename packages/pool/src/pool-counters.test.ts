@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LatencyHistogram } from './latency-histogram.js';
 import { PoolCounters, type PoolGauges } from './pool-counters.js';
 import { DESTROY_REASONS } from './pool-events.js';
 
@@ -13,6 +14,9 @@ const pool = {
   breakerState: 'half-open',
   acquired: 0,
   released: 0,
+  acquireWaitSeconds: new LatencyHistogram().summary(),
+  useSeconds: new LatencyHistogram().summary(),
+  connectSeconds: new LatencyHistogram().summary(),
 } as const;
 
 describe('PoolCounters', () => {
@@ -72,6 +76,7 @@ describe('PoolCounters', () => {
     counters.retries = 14;
     counters.suspected = 16;
     counters.countDestroyed('shrink');
+    counters.connectErrorsByReason.timeout = 6;
     expect(counters.toStats(gauges, { ...pool, acquired: 11, released: 10 })).toEqual({
       name: 'orders',
       state: 'open',
@@ -103,6 +108,10 @@ describe('PoolCounters', () => {
       retries: 14,
       suspected: 16,
       destroyedByReason: { ...new PoolCounters().destroyedByReason, shrink: 1 },
+      connectErrorsByReason: { ...new PoolCounters().connectErrorsByReason, timeout: 6 },
+      acquireWaitSeconds: pool.acquireWaitSeconds,
+      useSeconds: pool.useSeconds,
+      connectSeconds: pool.connectSeconds,
     });
   });
 

@@ -1,4 +1,6 @@
 import type { CircuitState } from '@enhanced-pool/circuit-breaker';
+import { ERROR_REASONS, type ErrorReason } from '@enhanced-pool/core';
+import type { LatencySummary } from './latency-histogram.js';
 import { DESTROY_REASONS, type DestroyReason } from './pool-events.js';
 import type { PoolStats } from './pool-stats.js';
 
@@ -9,6 +11,12 @@ export interface PoolGauges {
   readonly active: number;
   readonly pending: number;
   readonly connecting: number;
+}
+
+function zeroByErrorReason(): Record<ErrorReason, number> {
+  const counts = {} as Record<ErrorReason, number>;
+  for (const reason of ERROR_REASONS) counts[reason] = 0;
+  return counts;
 }
 
 function zeroByReason(): Record<DestroyReason, number> {
@@ -42,6 +50,8 @@ export class PoolCounters {
   retries = 0;
   suspected = 0;
   readonly destroyedByReason = zeroByReason();
+  /** `connectErrors`, split by the driver's reason. */
+  readonly connectErrorsByReason = zeroByErrorReason();
 
   /** The public snapshot: these counters, `gauges`, and what only the pool knows. */
   toStats(
@@ -56,6 +66,9 @@ export class PoolCounters {
       readonly maxSize: number;
       readonly targetSize: number;
       readonly breakerState: CircuitState | 'disabled';
+      readonly acquireWaitSeconds: LatencySummary;
+      readonly useSeconds: LatencySummary;
+      readonly connectSeconds: LatencySummary;
     },
   ): PoolStats {
     return {
@@ -89,6 +102,10 @@ export class PoolCounters {
       retries: this.retries,
       suspected: this.suspected,
       destroyedByReason: { ...this.destroyedByReason },
+      connectErrorsByReason: { ...this.connectErrorsByReason },
+      acquireWaitSeconds: pool.acquireWaitSeconds,
+      useSeconds: pool.useSeconds,
+      connectSeconds: pool.connectSeconds,
     };
   }
 

@@ -20,6 +20,7 @@ import { HandOutValidation } from './hand-out-validation.js';
 import { PoolHealthTarget } from './health-target.js';
 import { IdleList } from './idle-list.js';
 import { IdleReaper } from './idle-reaper.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { LeakDetector } from './leak-detector.js';
 import type { Lease } from './lease.js';
 import type { AcquireOptions } from './pool.js';
@@ -89,6 +90,14 @@ export abstract class PoolEngine<TConnection> {
   holdSumMs = 0;
   /** @internal Sum of the waits of acquires since the sizer's last sample (0 when served from idle). */
   waitSumMs = 0;
+  /** @internal Whether the latency histograms record (the `metrics` option). */
+  protected readonly recordLatency: boolean;
+  /** @internal Waits of acquires that waited; those served from idle at once are counted, not recorded. */
+  protected readonly waits = new LatencyHistogram();
+  /** @internal How long each lease was held. */
+  protected readonly holds = new LatencyHistogram();
+  /** @internal How long each successful connect took. */
+  protected readonly connects = new LatencyHistogram();
 
   /** @internal */
   protected readonly options: ResolvedPoolOptions<TConnection>;
@@ -159,6 +168,7 @@ export abstract class PoolEngine<TConnection> {
     this.maxWaiting = resolved.maxWaiting;
     this.leakDetectionMs = resolved.leakDetectionMs;
     this.hasIsBroken = typeof this.driver.isBroken === 'function';
+    this.recordLatency = resolved.metrics;
     this.lastNow = this.clock.now();
     let description: LogContext = {};
     try {
@@ -285,7 +295,9 @@ export abstract class PoolEngine<TConnection> {
     lease.record.lease = undefined;
     this.released++;
     // The last clock reading, not a new one: exact in a busy pool, short in an idle one.
-    this.holdSumMs += this.lastNow - lease.acquiredAt;
+    const holdMs = this.lastNow - lease.acquiredAt;
+    this.holdSumMs += holdMs;
+    if (this.recordLatency) this.holds.record(holdMs);
     if (this.observeReleased) this.emitReleased(lease);
     return true;
   }
@@ -429,7 +441,7 @@ export abstract class PoolEngine<TConnection> {
     this.queue.settle(waiter);
     if (this.leakDetectionMs > 0 || this.observeAcquired) now = this.readClock();
     const waitMs = now > waiter.enqueuedAt ? now - waiter.enqueuedAt : 0;
-    this.waitSumMs += waitMs;
+    this.noteWait(waitMs);
     waiter.resolve(this.grant(record, now, waitMs, waiter.stack));
   }
 
@@ -504,6 +516,7 @@ export abstract class PoolEngine<TConnection> {
     this.size++;
     this.counters.created++;
     this.health.noteCreated(attempt.forMinimum, this.size >= this.minSize);
+    if (this.recordLatency) this.connects.record(now - attempt.startedAt);
     if (this.observeCreated) {
       this.events.emit('connectionCreated', {
         connectionId: record.id,
@@ -575,6 +588,12 @@ export abstract class PoolEngine<TConnection> {
     const now = this.clock.now();
     this.lastNow = now;
     return now;
+  }
+
+  /** @internal An acquire that waited got its lease after `waitMs`. */
+  noteWait(waitMs: number): void {
+    this.waitSumMs += waitMs;
+    if (this.recordLatency) this.waits.record(waitMs);
   }
 
   /** @internal */

@@ -233,6 +233,13 @@ export interface PoolOptions<TConnection> {
    */
   readonly adaptiveSizing?: AdaptiveSizingOptions;
   /**
+   * Record the latency histograms `getStats()` reports (`acquireWaitSeconds`, `useSeconds`,
+   * `connectSeconds`) and `@enhanced-pool/metrics` exports. It costs a few nanoseconds per
+   * release; `false` leaves the histograms empty (counters and gauges are always kept).
+   * @default true
+   */
+  readonly metrics?: boolean;
+  /**
    * Names the pool in errors, log lines and metrics.
    * @default 'pool'
    */
@@ -291,6 +298,7 @@ export interface ResolvedPoolOptions<TConnection> {
   readonly sizingIntervalMs: number;
   /** The sizer's options, pool sizes merged in; `undefined` when adaptive sizing is off. */
   readonly adaptiveSizing: ResolvedAdaptiveSizerOptions | undefined;
+  readonly metrics: boolean;
   readonly name: string;
   readonly logger: Logger;
   readonly clock: Clock;

@@ -1,4 +1,6 @@
 import type { CircuitState } from '@enhanced-pool/circuit-breaker';
+import type { ErrorReason } from '@enhanced-pool/core';
+import type { LatencySummary } from './latency-histogram.js';
 import type { DestroyReason } from './pool-events.js';
 
 /**
@@ -72,4 +74,15 @@ export interface PoolStats {
   readonly suspected: number;
   /** `destroyed`, split by reason. */
   readonly destroyedByReason: Readonly<Record<DestroyReason, number>>;
+  /** `connectErrors`, split by the driver's classification. */
+  readonly connectErrorsByReason: Readonly<Record<ErrorReason, number>>;
+  /**
+   * From `acquire()` to the lease, for every lease handed out (those served from idle at once
+   * count as 0). Empty with `metrics: false`.
+   */
+  readonly acquireWaitSeconds: LatencySummary;
+  /** From the lease to its release or destroy, for every lease ended. */
+  readonly useSeconds: LatencySummary;
+  /** Duration of every successful connect. */
+  readonly connectSeconds: LatencySummary;
 }

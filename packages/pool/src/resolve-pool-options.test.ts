@@ -43,6 +43,7 @@ describe('resolvePoolOptions', () => {
       },
       connectBackoff: { baseMs: 20, capMs: 100, fatalMs: 30_000 },
       outageGraceMs: 2_000,
+      metrics: true,
       maxConnectionErrors: 3,
       healthCheck: {
         healthCheckIntervalMs: 60_000,
@@ -91,6 +92,7 @@ describe('resolvePoolOptions', () => {
     ['maxWaiting', -1, 'an integer ≥ 0 (or Infinity)'],
     ['leakDetectionMs', -1, 'a number ≥ 0 and ≤ 2147483647'],
     ['name', '', 'a non-empty string'],
+    ['metrics', 'yes', 'a boolean'],
     ['outageGraceMs', -1, 'a number ≥ 0 and ≤ 2147483647'],
     ['outageGraceMs', Infinity, 'a number ≥ 0 and ≤ 2147483647'],
   ])('refuses %s = %s, naming the allowed range', (option, value, allowed) => {

@@ -49,6 +49,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'targetUtilization',
   'sizingIntervalMs',
   'adaptiveSizing',
+  'metrics',
   'name',
   'logger',
   'clock',
@@ -214,6 +215,7 @@ export function resolvePoolOptions<TConnection>(
     max: MAX_TIMER_DELAY_MS,
   });
   const name = stringOption('name', options.name, 'pool');
+  const metrics = booleanOption('metrics', options.metrics, true);
 
   const logger = loggerOption('logger', options.logger);
   const clock = clockOption('clock', options.clock);
@@ -308,6 +310,7 @@ export function resolvePoolOptions<TConnection>(
     healthCheck,
     sizingIntervalMs,
     adaptiveSizing: sizingIntervalMs === 0 ? undefined : adaptiveSizing,
+    metrics,
     name,
     logger,
     clock,
