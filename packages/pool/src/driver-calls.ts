@@ -1,4 +1,4 @@
-import { type Driver, type ErrorReason, redactSecrets } from '@enhanced-pool/core';
+import { type Driver, type ErrorReason, type LogContext, redactSecrets } from '@enhanced-pool/core';
 
 /*
  * The pool never trusts a driver method not to throw synchronously, and never lets a driver's
@@ -12,6 +12,20 @@ export function callDriver<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** What every log line of a pool carries: its name, the driver, and where it connects. */
+export function driverLogContext<TConnection>(
+  poolName: string,
+  driver: Driver<TConnection>,
+): LogContext {
+  let description: LogContext = {};
+  try {
+    description = { ...driver.describe() };
+  } catch {
+    // A driver that can't describe itself still works; logs just carry less context.
+  }
+  return { pool: poolName, driver: driver.name, ...description };
 }
 
 /** A driver error's message for a log line, credentials removed. */

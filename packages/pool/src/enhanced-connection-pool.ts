@@ -9,7 +9,12 @@ import {
   PoolClosedError,
   toDisposable,
 } from '@enhanced-pool/core';
-import type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
+import {
+  createHealthChecker,
+  type HealthChecker,
+  type HealthReport,
+  type Readiness,
+} from '@enhanced-pool/health-checker';
 import type { Lease } from './lease.js';
 import type {
   AcquireOptions,
@@ -20,7 +25,7 @@ import type {
   WithConnectionContext,
   WithConnectionOptions,
 } from './pool.js';
-import { CLOSING, OPEN, PoolEngine } from './pool-engine.js';
+import { CLOSED, CLOSING, OPEN, PoolEngine } from './pool-engine.js';
 import type { PoolEvents } from './pool-events.js';
 import { MAX_TIMER_DELAY_MS, type PoolOptions } from './pool-options.js';
 import type { PoolStats } from './pool-stats.js';
@@ -42,6 +47,18 @@ export class EnhancedConnectionPool<TConnection>
 {
   // ---------------------------------------------------------------------------------------
   // Public API
+
+  private readonly healthChecker: HealthChecker;
+
+  constructor(options: PoolOptions<TConnection>) {
+    super(options);
+    const { events } = this;
+    this.healthChecker = createHealthChecker(this.health, this.options.healthCheck);
+    this.healthChecker.on('report', (report) => {
+      if (events.has('healthCheck')) events.emit('healthCheck', report);
+    });
+    this.healthChecker.start();
+  }
 
   on<TEvent extends keyof PoolEvents & string>(
     event: TEvent,
@@ -267,6 +284,16 @@ export class EnhancedConnectionPool<TConnection>
       `active: ${stats.activeConnections}, connecting: ${stats.connecting}, ` +
       `pending: ${stats.pending} }`
     );
+  }
+
+  /** @internal The close protocol finished: settle `close()`. */
+  finished(forced: number): void {
+    this.state = CLOSED;
+    if (this.events.has('closed')) this.events.emit('closed', { forced });
+    this.events.clear();
+    this.gate.dispose();
+    this.refreshObservers();
+    this.closeResolve();
   }
 }
 

@@ -6,16 +6,14 @@ import {
   type Driver,
   type ErrorReason,
   InvalidReleaseError,
-  type LogContext,
   PoolClosedError,
   PoolExhaustedError,
   TypedEmitter,
 } from '@enhanced-pool/core';
-import { createHealthChecker, type HealthChecker } from '@enhanced-pool/health-checker';
 import { CloseProtocol } from './close-protocol.js';
 import { ConnectGate } from './connect-gate.js';
 import { type ConnectAttempt, Connector } from './connector.js';
-import { classifyWith, isBrokenWith } from './driver-calls.js';
+import { classifyWith, driverLogContext, isBrokenWith } from './driver-calls.js';
 import { HandOutValidation } from './hand-out-validation.js';
 import { PoolHealthTarget } from './health-target.js';
 import { IdleList } from './idle-list.js';
@@ -146,8 +144,6 @@ export abstract class PoolEngine<TConnection> {
   /** @internal */
   protected readonly health: PoolHealthTarget<TConnection>;
   /** @internal */
-  protected readonly healthChecker: HealthChecker;
-  /** @internal */
   protected readonly closer: CloseProtocol<TConnection>;
   /** @internal */
   protected readonly readyWaiters = new ReadyWaiters();
@@ -170,13 +166,7 @@ export abstract class PoolEngine<TConnection> {
     this.hasIsBroken = typeof this.driver.isBroken === 'function';
     this.recordLatency = resolved.metrics;
     this.lastNow = this.clock.now();
-    let description: LogContext = {};
-    try {
-      description = { ...this.driver.describe() };
-    } catch {
-      // A driver that can't describe itself still works; logs just carry less context.
-    }
-    const logContext: LogContext = { pool: this.name, driver: this.driver.name, ...description };
+    const logContext = driverLogContext(this.name, this.driver);
     const { clock, driver, counters, events, name } = this;
     const logger = resolved.logger;
     const shared = { clock, logger, logContext, name };
@@ -241,13 +231,7 @@ export abstract class PoolEngine<TConnection> {
       { driver, breaker: gate.breaker, connector, gate, readyWaiters: this.readyWaiters, name },
       this,
     );
-    this.healthChecker = createHealthChecker(this.health, resolved.healthCheck);
-    this.healthChecker.on('report', (report) => {
-      if (events.has('healthCheck')) events.emit('healthCheck', report);
-    });
-
     this.connector.ensureMinimum();
-    this.healthChecker.start();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -617,15 +601,8 @@ export abstract class PoolEngine<TConnection> {
     this.connector.growToTarget();
   }
 
-  /** @internal The close protocol finished. */
-  finished(forced: number): void {
-    this.state = CLOSED;
-    if (this.events.has('closed')) this.events.emit('closed', { forced });
-    this.events.clear();
-    this.gate.dispose();
-    this.refreshObservers();
-    this.closeResolve();
-  }
+  /** @internal The close protocol finished: settle `close()`. */
+  abstract finished(forced: number): void;
 
   // ---------------------------------------------------------------------------------------
   // Small helpers
