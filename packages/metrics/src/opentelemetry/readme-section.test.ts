@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { createOtelHarness } from '../../test/otel-harness.js';
 import { instrumentBreaker, instrumentPool } from './index.js';
 
-const SECTION = readFileSync(new URL('./README-section.md', import.meta.url), 'utf8');
+// The package README's OpenTelemetry section: its example must run and print what it shows.
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const SECTION = README.slice(README.indexOf('## OpenTelemetry'));
 
 /** What the example may import, keyed by the specifier it uses (this package from source). */
 const MODULES: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -21,7 +23,7 @@ function example(): { code: string; printed: string } {
   const code = /### Example[\s\S]*?```ts\n([\s\S]*?)```/.exec(SECTION)?.[1];
   const printed = /It prints[\s\S]*?```\n([\s\S]*?)```/.exec(SECTION)?.[1];
   if (code === undefined || printed === undefined) {
-    throw new Error('README-section.md: the example or its printed output is missing');
+    throw new Error('README.md: the OpenTelemetry example or its printed output is missing');
   }
   return { code, printed };
 }

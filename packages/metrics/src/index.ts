@@ -1,0 +1,9 @@
+// The root entry loads no peer dependency: the shapes the exporters read, for typing your own.
+// Exporters: `@enhanced-pool/metrics/prometheus` and `@enhanced-pool/metrics/opentelemetry`.
+export type {
+  BreakerMetricsSource,
+  LatencySummary,
+  PoolMetricsEvents,
+  PoolMetricsSource,
+  PoolStatsForMetrics,
+} from './sources.js';
