@@ -43,7 +43,12 @@ export class LatencyHistogram {
   private first = 0;
   /** Per bucket above the first, not cumulative; the last slot counts what is above every bound. */
   private readonly counts = new Float64Array(BOUNDS_MS.length + 1);
-  private sumMs = 0;
+  private totalMs = 0;
+
+  /** The sum of every observation, in milliseconds. */
+  get sumMs(): number {
+    return this.totalMs;
+  }
 
   get count(): number {
     let total = this.first;
@@ -57,10 +62,10 @@ export class LatencyHistogram {
     // increment, and no floating-point addition for a 0.
     if (ms <= FIRST_BOUND_MS) {
       this.first++;
-      if (ms !== 0) this.sumMs += ms;
+      if (ms !== 0) this.totalMs += ms;
       return;
     }
-    this.sumMs += ms;
+    this.totalMs += ms;
     const counts = this.counts;
     let index = 1;
     while (index < BOUNDS_MS.length && ms > (BOUNDS_MS[index] as number)) index++;
@@ -81,7 +86,7 @@ export class LatencyHistogram {
     }
     return {
       count,
-      sumSeconds: this.sumMs / 1_000,
+      sumSeconds: this.totalMs / 1_000,
       p50: quantile(buckets, count, 0.5),
       p95: quantile(buckets, count, 0.95),
       p99: quantile(buckets, count, 0.99),

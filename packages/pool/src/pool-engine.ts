@@ -84,10 +84,12 @@ export abstract class PoolEngine<TConnection> {
   acquired = 0;
   /** @internal Leases ended. */
   released = 0;
-  /** @internal Sum of the holds of leases ended since the sizer's last sample. */
-  holdSumMs = 0;
-  /** @internal Sum of the waits of acquires since the sizer's last sample (0 when served from idle). */
-  waitSumMs = 0;
+  // The sums of holds and waits: the histograms' own when they record, else these (one
+  // addition per release either way); the sizer reads them since its last sample.
+  private holdTotalMs = 0;
+  private waitTotalMs = 0;
+  private holdSampledMs = 0;
+  private waitSampledMs = 0;
   /** @internal Whether the latency histograms record (the `metrics` option). */
   protected readonly recordLatency: boolean;
   /** @internal Waits of acquires that waited; those served from idle at once are counted, not recorded. */
@@ -280,8 +282,8 @@ export abstract class PoolEngine<TConnection> {
     this.released++;
     // The last clock reading, not a new one: exact in a busy pool, short in an idle one.
     const holdMs = this.lastNow - lease.acquiredAt;
-    this.holdSumMs += holdMs;
     if (this.recordLatency) this.holds.record(holdMs);
+    else this.holdTotalMs += holdMs;
     if (this.observeReleased) this.emitReleased(lease);
     return true;
   }
@@ -576,8 +578,26 @@ export abstract class PoolEngine<TConnection> {
 
   /** @internal An acquire that waited got its lease after `waitMs`. */
   noteWait(waitMs: number): void {
-    this.waitSumMs += waitMs;
     if (this.recordLatency) this.waits.record(waitMs);
+    else this.waitTotalMs += waitMs;
+  }
+
+  /** @internal Sum of the holds of leases ended since the sizer's last sample; it resets it. */
+  get holdSumMs(): number {
+    return (this.recordLatency ? this.holds.sumMs : this.holdTotalMs) - this.holdSampledMs;
+  }
+
+  set holdSumMs(sinceSample: number) {
+    this.holdSampledMs = (this.recordLatency ? this.holds.sumMs : this.holdTotalMs) - sinceSample;
+  }
+
+  /** @internal Sum of the waits of acquires since the sizer's last sample (0 when served from idle). */
+  get waitSumMs(): number {
+    return (this.recordLatency ? this.waits.sumMs : this.waitTotalMs) - this.waitSampledMs;
+  }
+
+  set waitSumMs(sinceSample: number) {
+    this.waitSampledMs = (this.recordLatency ? this.waits.sumMs : this.waitTotalMs) - sinceSample;
   }
 
   /** @internal */
