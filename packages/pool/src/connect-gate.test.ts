@@ -8,11 +8,11 @@ import {
   type Clock,
   ConnectError,
   type ErrorReason,
-  type Logger,
   type TimerHandle,
 } from '@enhanced-pool/core';
 import { createFakeClock, type FakeClock, FakeDriverError } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../test/module-stubs.js';
 import {
   BACKING_OFF,
   ConnectGate,
@@ -51,18 +51,6 @@ function unrefRecordingClock(clock: FakeClock): Clock & { readonly unrefed: Set<
       clock.clearTimeout(inner.get(handle));
       inner.delete(handle);
     },
-  };
-}
-
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
   };
 }
 

@@ -1,11 +1,5 @@
 import type { CircuitBreakerOptions } from '@enhanced-pool/circuit-breaker';
-import {
-  CircuitOpenError,
-  ConnectError,
-  type Logger,
-  PoolClosedError,
-  TypedEmitter,
-} from '@enhanced-pool/core';
+import { CircuitOpenError, ConnectError, PoolClosedError, TypedEmitter } from '@enhanced-pool/core';
 import {
   createFakeClock,
   createFakeDriver,
@@ -13,34 +7,19 @@ import {
   type FakeDriver,
 } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { inertLeaseOwner, recordingLogger } from '../test/module-stubs.js';
 import { ConnectGate } from './connect-gate.js';
 import { type ConnectAttempt, Connector, type ConnectorHost } from './connector.js';
 import { IdleList } from './idle-list.js';
 import { PoolCounters } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
-import { ConnectionRecord, type LeaseOwner, PoolLease } from './pooled-connection.js';
+import { ConnectionRecord, PoolLease } from './pooled-connection.js';
 import { type Waiter, WaitQueue } from './wait-queue.js';
 
 const ACQUIRE_TIMEOUT_MS = 1_000;
 const CONNECT_MS = 100;
 
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-  };
-}
-
-const leaseOwner: LeaseOwner<FakeConnection> = {
-  releaseLease() {},
-  destroyLease() {},
-  reportLeaseError: () => 'unknown',
-};
+const leaseOwner = inertLeaseOwner<FakeConnection>();
 
 interface SetupOptions {
   readonly minSize?: number;

@@ -1,7 +1,6 @@
 import {
   AcquireTimeoutError,
   type Driver,
-  type Logger,
   TypedEmitter,
   ValidationError,
 } from '@enhanced-pool/core';
@@ -12,41 +11,19 @@ import {
   type FakeDriver,
 } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { inertLeaseOwner, recordingLogger } from '../test/module-stubs.js';
 import { type HandOutHost, HandOutValidation } from './hand-out-validation.js';
 import { IdleList } from './idle-list.js';
 import { PoolCounters } from './pool-counters.js';
 import type { DestroyReason, PoolEvents } from './pool-events.js';
-import {
-  CHECKING,
-  ConnectionRecord,
-  DESTROYED,
-  LEASED,
-  type LeaseOwner,
-  PoolLease,
-} from './pooled-connection.js';
+import { CHECKING, ConnectionRecord, DESTROYED, LEASED, PoolLease } from './pooled-connection.js';
 import { QUEUED, SETTLED, type Waiter, WaitQueue } from './wait-queue.js';
 
 const ACQUIRE_TIMEOUT_MS = 1_000;
 const VALIDATE_MS = 10;
 const VALIDATE_AFTER_IDLE_MS = 500;
 
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-  };
-}
-
-const leaseOwner: LeaseOwner<FakeConnection> = {
-  releaseLease() {},
-  destroyLease() {},
-  reportLeaseError: () => 'unknown',
-};
+const leaseOwner = inertLeaseOwner<FakeConnection>();
 
 type HostCall =
   | { readonly call: 'grant'; readonly now: number; readonly waitMs: number }

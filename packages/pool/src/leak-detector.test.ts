@@ -1,30 +1,15 @@
-import { type Logger, TypedEmitter } from '@enhanced-pool/core';
+import { TypedEmitter } from '@enhanced-pool/core';
 import { createFakeClock } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { inertLeaseOwner, recordingLogger } from '../test/module-stubs.js';
 import { LeakDetector, type LeakDetectorHost } from './leak-detector.js';
 import { PoolCounters } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
-import { ConnectionRecord, LEASED, type LeaseOwner, PoolLease } from './pooled-connection.js';
+import { ConnectionRecord, LEASED, PoolLease } from './pooled-connection.js';
 
 const LEAK_DETECTION_MS = 1_000;
 
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-  };
-}
-
-const leaseOwner: LeaseOwner<string> = {
-  releaseLease() {},
-  destroyLease() {},
-  reportLeaseError: () => 'unknown',
-};
+const leaseOwner = inertLeaseOwner<string>();
 
 function setup() {
   const clock = createFakeClock();

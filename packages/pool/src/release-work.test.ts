@@ -1,9 +1,4 @@
-import {
-  type Driver,
-  type DriverCallOptions,
-  type Logger,
-  ValidationError,
-} from '@enhanced-pool/core';
+import { type Driver, type DriverCallOptions, ValidationError } from '@enhanced-pool/core';
 import {
   createFakeClock,
   createFakeDriver,
@@ -12,22 +7,11 @@ import {
   FakeDriverError,
 } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../test/module-stubs.js';
 import { PoolCounters } from './pool-counters.js';
 import type { DestroyReason } from './pool-events.js';
 import { ConnectionRecord, DESTROYED, RELEASING } from './pooled-connection.js';
 import { ReleaseWork, type ReleaseWorkHost } from './release-work.js';
-
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-  };
-}
 
 type HostCall =
   | { readonly call: 'returnRecord'; readonly now: number }

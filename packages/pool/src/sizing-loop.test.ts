@@ -5,9 +5,10 @@ import {
   type SizingContext,
   type SizingDecision,
 } from '@enhanced-pool/adaptive-sizer';
-import { type Logger, TypedEmitter } from '@enhanced-pool/core';
+import { TypedEmitter } from '@enhanced-pool/core';
 import { createFakeClock } from '@enhanced-pool/testing';
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../test/module-stubs.js';
 import { IdleList } from './idle-list.js';
 import type { PoolGauges } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
@@ -16,18 +17,6 @@ import { type SizingHost, SizingLoop } from './sizing-loop.js';
 
 const INTERVAL_MS = 1_000;
 const MIN_SIZE = 2;
-
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  return {
-    lines,
-    debug: record('debug'),
-    info: record('info'),
-    warn: record('warn'),
-    error: record('error'),
-  };
-}
 
 function decision(
   action: SizingDecision['action'],
