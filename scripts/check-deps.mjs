@@ -1,6 +1,7 @@
 // Checks that dependencies point inward (STYLE.md convention 1), by reading every workspace
 // package.json: core and circuit-breaker have no runtime dependencies, feature packages depend
-// only on core, only `pool` composes siblings, apps may use anything, and there are no cycles.
+// only on core, only `pool` and `pg-compat` compose siblings, a plugin may use the one package it plugs into,
+// apps may use anything, and there are no cycles.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
@@ -26,7 +27,10 @@ const runtimeDeps = (name) => {
   return Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies });
 };
 
-const COMPOSERS = new Set(['@enhanced-pool/pool']);
+// The pool assembles the feature packages; the pg.Pool drop-in assembles the pool and its driver.
+const COMPOSERS = new Set(['@enhanced-pool/pool', '@enhanced-pool/pg-compat']);
+// A package that plugs into one sibling (a store for the breaker) may depend on that sibling.
+const PLUGINS = new Map([['@enhanced-pool/breaker-store-redis', '@enhanced-pool/circuit-breaker']]);
 const STANDALONE = new Set(['@enhanced-pool/core', '@enhanced-pool/circuit-breaker']);
 const graph = new Map();
 for (const [name, { group }] of manifests) {
@@ -39,7 +43,9 @@ for (const [name, { group }] of manifests) {
     );
   }
   if (!COMPOSERS.has(name)) {
-    const siblings = internal.filter((dep) => dep !== '@enhanced-pool/core');
+    const siblings = internal.filter(
+      (dep) => dep !== '@enhanced-pool/core' && dep !== PLUGINS.get(name),
+    );
     if (siblings.length > 0) {
       problems.push(
         `${name} may depend only on @enhanced-pool/core, depends on ${siblings.join(', ')}`,
