@@ -15,6 +15,7 @@ import {
   type HealthReport,
   type Readiness,
 } from '@enhanced-pool/health-checker';
+import type { ConnectionTypePoolOptions } from './connection-type.js';
 import type { Lease } from './lease.js';
 import type {
   AcquireOptions,
@@ -50,7 +51,7 @@ export class EnhancedConnectionPool<TConnection>
 
   private readonly healthChecker: HealthChecker;
 
-  constructor(options: PoolOptions<TConnection>) {
+  constructor(options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>) {
     super(options);
     const { events } = this;
     this.healthChecker = createHealthChecker(this.health, this.options.healthCheck);
@@ -306,6 +307,22 @@ export class EnhancedConnectionPool<TConnection>
  * const pool = createPool({ driver: createPgDriver({ connectionString }), maxSize: 10 });
  * const rows = await pool.withConnection((client) => client.query('SELECT 1'));
  */
-export function createPool<TConnection>(options: PoolOptions<TConnection>): Pool<TConnection> {
+export function createPool<TConnection>(options: PoolOptions<TConnection>): Pool<TConnection>;
+/**
+ * Creates a connection pool from `connectionType` + `connectionParams`: the pool builds the
+ * pg driver (`'direct'`) or the Supabase driver (`'supabase'`), loading only that package.
+ *
+ * @example
+ * const pool = createPool<pg.Client>({
+ *   connectionType: 'direct',
+ *   connectionParams: { host: 'localhost', port: 5432, database: 'mydb', user: 'me', password },
+ * });
+ */
+export function createPool<TConnection = unknown>(
+  options: ConnectionTypePoolOptions<TConnection>,
+): Pool<TConnection>;
+export function createPool<TConnection>(
+  options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>,
+): Pool<TConnection> {
   return new EnhancedConnectionPool(options);
 }

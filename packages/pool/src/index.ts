@@ -21,6 +21,14 @@ export {
   ValidationError,
 } from '@enhanced-pool/core';
 export type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
+export type {
+  ConnectionType,
+  ConnectionTypeOptions,
+  ConnectionTypePoolOptions,
+  DirectConnectionParams,
+  SupabaseConnectionParams,
+  SupabaseHealthCheckParams,
+} from './connection-type.js';
 export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
 export { LATENCY_BUCKETS_SECONDS, type LatencySummary } from './latency-histogram.js';
 export type { Lease } from './lease.js';

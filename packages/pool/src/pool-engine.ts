@@ -18,6 +18,7 @@ import { HandOutValidation } from './hand-out-validation.js';
 import { PoolHealthTarget } from './health-target.js';
 import { IdleList } from './idle-list.js';
 import { IdleReaper } from './idle-reaper.js';
+import type { ConnectionTypePoolOptions } from './connection-type.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { LeakDetector } from './leak-detector.js';
 import type { Lease } from './lease.js';
@@ -150,7 +151,7 @@ export abstract class PoolEngine<TConnection> {
   /** @internal */
   protected readonly readyWaiters = new ReadyWaiters();
 
-  constructor(options: PoolOptions<TConnection>) {
+  constructor(options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>) {
     const resolved = resolvePoolOptions(options);
     this.options = resolved;
     this.name = resolved.name;

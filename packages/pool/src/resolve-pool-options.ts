@@ -16,6 +16,7 @@ import {
   stringOption,
 } from '@enhanced-pool/core';
 import { resolveHealthCheckerOptions } from '@enhanced-pool/health-checker';
+import { type ConnectionTypePoolOptions, driverForConnectionType } from './connection-type.js';
 import {
   MAX_TIMER_DELAY_MS,
   type PoolOptions,
@@ -25,6 +26,8 @@ import {
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'driver',
+  'connectionType',
+  'connectionParams',
   'minSize',
   'maxSize',
   'acquireTimeoutMs',
@@ -77,9 +80,36 @@ const RENAMED_OPTIONS: Readonly<Record<string, string>> = {
   healthCheckInterval: 'healthCheckIntervalMs',
   validationInterval: 'validationIntervalMs',
   conn_circuit_breaker: 'circuitBreaker',
+  connection_type: 'connectionType',
+  connection_params: 'connectionParams',
   connCircuitBreaker: 'circuitBreaker',
   breaker: 'circuitBreaker',
 };
+
+/**
+ * Renamed options whose old value was in seconds (the seed's `timeout=30.0`, pg-pool's
+ * `maxLifetimeSeconds`): ours are in milliseconds, and the hint says so with the figure.
+ */
+const SECONDS_OPTIONS: ReadonlySet<string> = new Set([
+  'timeout',
+  'max_lifetime',
+  'validation_interval',
+  'health_check_interval',
+  'maxLifetimeSeconds',
+]);
+
+/** What an unknown option is told: the name to use, and the unit when it changed. */
+function renamedHint(key: string, value: unknown): string {
+  const renamed = RENAMED_OPTIONS[key];
+  if (renamed === undefined) return 'no such option';
+  const hint = `no such option; did you mean "${renamed}"?`;
+  if (!SECONDS_OPTIONS.has(key)) return hint;
+  const inMs =
+    typeof value === 'number' && Number.isFinite(value)
+      ? ` (${value} s is ${renamed}: ${Math.round(value * 1_000)})`
+      : '';
+  return `${hint} It is in milliseconds, not seconds${inMs}`;
+}
 
 const BACKOFF_KEYS: ReadonlySet<string> = new Set(['baseMs', 'capMs', 'fatalMs']);
 
@@ -146,6 +176,23 @@ function resolveDriver<TConnection>(value: unknown): Driver<TConnection> {
   return value as unknown as Driver<TConnection>;
 }
 
+/** `driver`, or a driver built from `connectionType` + `connectionParams`; never both. */
+function resolvePoolDriver<TConnection>(given: Record<string, unknown>): Driver<TConnection> {
+  const seedShape = given.connectionType !== undefined || given.connectionParams !== undefined;
+  if (!seedShape) return resolveDriver<TConnection>(given.driver);
+  if (given.driver !== undefined) {
+    throw new InvalidOptionError(
+      'connectionType',
+      given.connectionType,
+      'absent when driver is given (give a driver, or connectionType and connectionParams)',
+    );
+  }
+  return driverForConnectionType(
+    given.connectionType,
+    given.connectionParams,
+  ) as Driver<TConnection>;
+}
+
 /** `0` and `Infinity` both mean "off" for these durations. */
 function offIsInfinity(option: string, value: unknown, fallback: number): number {
   const resolved = numberOption(option, value, fallback, { min: 0, allowInfinity: true });
@@ -158,22 +205,18 @@ function offIsInfinity(option: string, value: unknown, fallback: number): number
  * (often a name from another pool, such as pg-pool's `max`) is refused with the name to use.
  */
 export function resolvePoolOptions<TConnection>(
-  options: PoolOptions<TConnection>,
+  options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>,
 ): ResolvedPoolOptions<TConnection> {
   if (!isObject(options)) {
     throw new InvalidOptionError('options', options, 'an object with at least a driver');
   }
-  for (const key of Object.keys(options)) {
+  const given = options as unknown as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
     if (KNOWN_OPTIONS.has(key)) continue;
-    const renamed = RENAMED_OPTIONS[key];
-    throw new InvalidOptionError(
-      key,
-      (options as unknown as Record<string, unknown>)[key],
-      renamed === undefined ? 'no such option' : `no such option; did you mean "${renamed}"?`,
-    );
+    throw new InvalidOptionError(key, given[key], renamedHint(key, given[key]));
   }
 
-  const driver = resolveDriver<TConnection>(options.driver);
+  const driver = resolvePoolDriver<TConnection>(given);
   const maxSize = numberOption('maxSize', options.maxSize, 10, { min: 1, integer: true });
   const minSize = numberOption('minSize', options.minSize, 0, { min: 0, integer: true });
   if (minSize > maxSize) {
