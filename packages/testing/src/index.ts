@@ -12,6 +12,16 @@ export {
   type FakeDriverOptions,
 } from './fake-driver.js';
 export {
+  createFaultProxy,
+  type FaultProxy,
+  type FaultProxyBlackholeOptions,
+  type FaultProxyMode,
+  type FaultProxyOptions,
+  type FaultProxyOutageOptions,
+  type FaultProxyStatus,
+  type FaultProxyTarget,
+} from './fault-proxy/fault-proxy.js';
+export {
   type CountConnectionsFilter,
   missingCapability,
   type PostgresCapabilities,
