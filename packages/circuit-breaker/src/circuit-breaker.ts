@@ -2,6 +2,7 @@ import { type Clock, unrefTimer } from './clock.js';
 import { ConsecutiveWindow } from './consecutive-window.js';
 import { CountWindow } from './count-window.js';
 import {
+  type BreakerStoreError,
   BrokenCircuitError,
   InvalidBreakerOptionError,
   PermitAlreadyReportedError,
@@ -16,6 +17,7 @@ import {
   type RejectedEvent,
   type StateChangeEvent,
   type StateChangeReason,
+  type StoreErrorEvent,
   surface,
 } from './events.js';
 import {
@@ -28,6 +30,7 @@ import {
 } from './options.js';
 import { FAILED, type OutcomeWindow, SLOW, TRIP_FAILURES, TRIP_NONE } from './outcome-window.js';
 import type { CircuitBreakerSnapshot, CircuitState } from './snapshot.js';
+import { type SharedStateTarget, StoreLink } from './store-link.js';
 import { TimeWindow } from './time-window.js';
 
 /** What `execute()` passes to the function it runs. */
@@ -156,6 +159,12 @@ export interface CircuitBreaker {
   /** The state as JSON-ready data, for `initialState` in this or another process. */
   snapshot(): CircuitBreakerSnapshot;
   metrics(): CircuitBreakerMetrics;
+  /**
+   * Stops sharing state through `options.store`: unsubscribes and gives back a half-open lease
+   * this instance holds. The breaker goes on working on local state. Does nothing without a
+   * store; safe to call twice.
+   */
+  dispose(): void;
 }
 
 const SUCCESS = 0;
@@ -303,7 +312,7 @@ const FALLBACK_OPEN_DURATION_MS = 10_000;
 const NO_LISTENERS: readonly never[] = Object.freeze([]);
 const NO_TRIALS: readonly BreakerPermit[] = Object.freeze([]);
 
-class Breaker implements CircuitBreaker {
+class Breaker implements CircuitBreaker, SharedStateTarget {
   readonly name: string | undefined;
   private readonly clock: Clock;
   private readonly window: OutcomeWindow;
@@ -347,6 +356,9 @@ class Breaker implements CircuitBreaker {
   private stateChangeListeners: readonly CircuitBreakerListener<'stateChange'>[] = NO_LISTENERS;
   private rejectedListeners: readonly CircuitBreakerListener<'rejected'>[] = NO_LISTENERS;
   private outcomeListeners: readonly CircuitBreakerListener<'outcome'>[] = NO_LISTENERS;
+  private storeErrorListeners: readonly CircuitBreakerListener<'storeError'>[] = NO_LISTENERS;
+  /** Shared state with other instances; `undefined` without a `store` (no cost then). */
+  private readonly link: StoreLink | undefined;
 
   constructor(options: ResolvedCircuitBreakerOptions) {
     this.name = options.name;
@@ -371,6 +383,19 @@ class Breaker implements CircuitBreaker {
       if (snapshot.state === 'open') this.openUntil = now + (snapshot.openRemainingMs ?? 0);
       // A restored isolation has no handle here; only reset() lifts it.
       if (snapshot.state === 'isolated') this.isolations = 1;
+    }
+    if (options.store === undefined) {
+      this.link = undefined;
+    } else {
+      this.link = new StoreLink(
+        this,
+        options.store,
+        options.name as string,
+        this.clock,
+        options.storeTimeoutMs,
+        options.halfOpenProbeTimeoutMs,
+      );
+      this.link.start();
     }
   }
 
@@ -465,11 +490,15 @@ class Breaker implements CircuitBreaker {
         return add<OutcomeEvent>(this.outcomeListeners, (next) => {
           this.outcomeListeners = next;
         });
+      case 'storeError':
+        return add<StoreErrorEvent>(this.storeErrorListeners, (next) => {
+          this.storeErrorListeners = next;
+        });
       default:
         throw new InvalidBreakerOptionError(
           'event',
           event,
-          '"stateChange", "rejected" or "outcome"',
+          '"stateChange", "rejected", "outcome" or "storeError"',
         );
     }
   }
@@ -477,7 +506,55 @@ class Breaker implements CircuitBreaker {
   private listenersOf(event: keyof CircuitBreakerEvents): readonly unknown[] {
     if (event === 'stateChange') return this.stateChangeListeners;
     if (event === 'rejected') return this.rejectedListeners;
+    if (event === 'storeError') return this.storeErrorListeners;
     return this.outcomeListeners;
+  }
+
+  dispose(): void {
+    this.link?.dispose();
+  }
+
+  // --- shared state (see StoreLink) ------------------------------------------------------
+
+  /** @internal another instance opened. */
+  applyRemoteOpen(openRemainingMs: number, attempt: number): void {
+    this.refresh();
+    const state = this.current;
+    if (state === 'isolated' || openRemainingMs <= 0) return;
+    const now = this.clock.now();
+    const until = now + openRemainingMs;
+    if (attempt > this.attempt) this.attempt = attempt;
+    if (state === 'open') {
+      // Already refusing: keep the later end, so the fleet's longest opening wins.
+      if (until > this.openUntil) this.openUntil = until;
+      return;
+    }
+    this.openUntil = until;
+    this.transition('open', 'remote-open', now, openRemainingMs);
+    (this.link as StoreLink).openedByRemote = true;
+  }
+
+  /** @internal another instance's trials succeeded. */
+  applyRemoteClose(): void {
+    this.refresh();
+    const state = this.current;
+    // A breaker that opened on its own evidence keeps its open period (its failures are newer
+    // than that close, as far as it can tell); it then probes under the shared lease.
+    if (state === 'half-open' || (state === 'open' && (this.link as StoreLink).openedByRemote)) {
+      this.close('remote-close');
+    }
+  }
+
+  /** @internal */
+  isHalfOpenIn(generation: number): boolean {
+    return this.current === 'half-open' && this.generation === generation;
+  }
+
+  /** @internal */
+  storeFailed(error: BreakerStoreError): void {
+    if (this.storeErrorListeners.length !== 0) {
+      emit(this.storeErrorListeners, { name: this.name, operation: error.operation, error });
+    }
   }
 
   snapshot(): CircuitBreakerSnapshot {
@@ -542,6 +619,9 @@ class Breaker implements CircuitBreaker {
     if (state === 'closed')
       return new BreakerPermit(this, this.generation, false, this.startReading());
     if (state === 'half-open' && this.trials.length + this.trialSuccesses < this.halfOpenPermits) {
+      if (this.link !== undefined && !this.link.mayProbe(this.generation)) {
+        return this.reject('half-open', this.link.retryAfterMs());
+      }
       return this.startTrial();
     }
     return this.reject(state as RejectingState);
@@ -555,12 +635,16 @@ class Breaker implements CircuitBreaker {
     const handle = this.clock.setTimeout(() => this.expire(permit), this.probeTimeoutMs);
     unrefTimer(handle);
     permit.timer = handle;
+    if (this.link !== undefined) this.link.trialStarted();
     return permit;
   }
 
-  private reject(state: RejectingState): BrokenCircuitError {
+  /** `sharedRetryAfterMs`: refused because another instance probes (or the store is asked). */
+  private reject(state: RejectingState, sharedRetryAfterMs?: number): BrokenCircuitError {
     let retryAfterMs = Number.POSITIVE_INFINITY;
-    if (state === 'open') {
+    if (sharedRetryAfterMs !== undefined) {
+      retryAfterMs = sharedRetryAfterMs;
+    } else if (state === 'open') {
       retryAfterMs = Math.max(0, this.openUntil - this.clock.now());
     } else if (state === 'half-open') {
       const now = this.clock.now();
@@ -573,6 +657,7 @@ class Breaker implements CircuitBreaker {
     this.rejections += 1;
     const error = new BrokenCircuitError(state, retryAfterMs, this.lastFailure, {
       breakerName: this.name,
+      sharedProbe: sharedRetryAfterMs !== undefined,
     });
     if (this.rejectedListeners.length !== 0) {
       emit(this.rejectedListeners, { name: this.name, state, error });
@@ -965,12 +1050,16 @@ class Breaker implements CircuitBreaker {
     this.attempt += 1;
     const now = this.clock.now();
     this.openUntil = now + duration;
+    // Published before the transition gives the lease back, so no instance can take the lease
+    // between the two.
+    if (this.link !== undefined) this.link.opened(duration, this.attempt);
     this.transition('open', reason, now, duration);
   }
 
   private close(reason: StateChangeReason): void {
     this.attempt = 0;
     this.window.reset();
+    if (this.link !== undefined && reason === 'trials-succeeded') this.link.closed();
     this.transition('closed', reason, this.clock.now());
   }
 
@@ -982,6 +1071,10 @@ class Breaker implements CircuitBreaker {
   ): void {
     const from = this.current;
     if (from === 'half-open') this.dropTrials();
+    if (this.link !== undefined) {
+      this.link.localTransition();
+      if (from === 'half-open') this.link.leftHalfOpen();
+    }
     const previousStateMs = Math.max(0, at - this.enteredAt);
     this.current = to;
     this.generation += 1;

@@ -1,3 +1,5 @@
+import type { BreakerStoreOperation } from './breaker-state-store.js';
+
 /**
  * Every stable error code the circuit breaker throws or returns. Codes are part of the public
  * contract: match on `error.code`, never on messages.
@@ -5,7 +7,9 @@
 export type CircuitBreakerErrorCode =
   | 'BROKEN_CIRCUIT'
   | 'INVALID_OPTION'
-  | 'PERMIT_ALREADY_REPORTED';
+  | 'PERMIT_ALREADY_REPORTED'
+  | 'STORE_FAILED'
+  | 'STORE_TIMEOUT';
 
 /** The states in which a breaker refuses a call. */
 export type RejectingState = 'open' | 'half-open' | 'isolated';
@@ -79,12 +83,14 @@ export class BrokenCircuitError extends CircuitBreakerError {
     state: RejectingState,
     retryAfterMs: number,
     lastFailure: unknown,
-    options?: { breakerName?: string },
+    options?: { breakerName?: string; sharedProbe?: boolean },
   ) {
     const circuit = options?.breakerName ? `Circuit "${options.breakerName}"` : 'Circuit';
     let message: string;
     if (state === 'isolated') message = `${circuit} is isolated; calls are refused until released`;
-    else if (state === 'half-open') {
+    else if (state === 'half-open' && options?.sharedProbe === true) {
+      message = `${circuit} is half-open and its trial calls run in another instance; retry after ${Math.ceil(retryAfterMs)} ms`;
+    } else if (state === 'half-open') {
       message = `${circuit} is half-open and its trial calls are in flight; retry after ${Math.ceil(retryAfterMs)} ms`;
     } else message = `${circuit} is open; retry after ${Math.ceil(retryAfterMs)} ms`;
     super('BROKEN_CIRCUIT', message, { cause: lastFailure });
@@ -145,5 +151,61 @@ export class PermitAlreadyReportedError extends CircuitBreakerError {
 
   static override isInstance(error: unknown): error is PermitAlreadyReportedError {
     return hasCode(error, 'PERMIT_ALREADY_REPORTED');
+  }
+}
+
+/**
+ * A shared-state store operation failed: the store rejected, threw, or answered with data that
+ * isn't a breaker state. Never thrown to callers: the breaker keeps working on its local state
+ * and reports this through its `storeError` event. `cause` is the store's own error.
+ */
+export class BreakerStoreError extends CircuitBreakerError {
+  /** Which store operation failed. */
+  readonly operation: BreakerStoreOperation;
+
+  constructor(
+    operation: BreakerStoreOperation,
+    message: string,
+    options?: { cause?: unknown; breakerName?: string; code?: 'STORE_FAILED' | 'STORE_TIMEOUT' },
+  ) {
+    const circuit = options?.breakerName ? ` for circuit "${options.breakerName}"` : '';
+    super(
+      options?.code ?? 'STORE_FAILED',
+      `Breaker store ${operation}${circuit} failed: ${message}`,
+      {
+        cause: options?.cause,
+      },
+    );
+    this.operation = operation;
+  }
+
+  /** True for a failed or timed-out store operation, from any installed copy. */
+  static override isInstance(error: unknown): error is BreakerStoreError {
+    return hasCode(error, 'STORE_FAILED') || hasCode(error, 'STORE_TIMEOUT');
+  }
+}
+
+/**
+ * A shared-state store operation did not settle within `storeTimeoutMs`. The breaker stopped
+ * waiting (and aborted the operation's signal) and went on with its local state.
+ */
+export class BreakerStoreTimeoutError extends BreakerStoreError {
+  /** The bound that was exceeded (`storeTimeoutMs`). */
+  readonly timeoutMs: number;
+
+  constructor(
+    operation: BreakerStoreOperation,
+    timeoutMs: number,
+    options?: { breakerName?: string },
+  ) {
+    super(operation, `no answer within ${timeoutMs} ms`, {
+      breakerName: options?.breakerName,
+      code: 'STORE_TIMEOUT',
+    });
+    this.timeoutMs = timeoutMs;
+  }
+
+  static override isInstance(error: unknown): error is BreakerStoreTimeoutError {
+    return hasCode(error, 'STORE_TIMEOUT');
   }
 }

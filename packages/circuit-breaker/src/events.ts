@@ -1,4 +1,5 @@
-import type { BrokenCircuitError, RejectingState } from './errors.js';
+import type { BreakerStoreOperation } from './breaker-state-store.js';
+import type { BreakerStoreError, BrokenCircuitError, RejectingState } from './errors.js';
 import type { Classification } from './options.js';
 import type { CircuitState } from './snapshot.js';
 
@@ -30,7 +31,11 @@ export type StateChangeReason =
   /** The last isolation was disposed. */
   | 'isolation-released'
   /** `reset()` was called. */
-  | 'reset';
+  | 'reset'
+  /** A breaker of the same name in another instance opened (shared through `store`). */
+  | 'remote-open'
+  /** Another instance's half-open trials succeeded and it closed (shared through `store`). */
+  | 'remote-close';
 
 /** Payload of the `stateChange` event. */
 export interface StateChangeEvent {
@@ -78,11 +83,23 @@ export interface OutcomeEvent {
   readonly probeTimedOut: boolean;
 }
 
+/**
+ * Payload of the `storeError` event: a shared-state store operation failed or timed out. The
+ * breaker carried on with its local state; nothing was thrown to a caller.
+ */
+export interface StoreErrorEvent {
+  readonly name: string | undefined;
+  readonly operation: BreakerStoreOperation;
+  /** A `BreakerStoreTimeoutError`, or a `BreakerStoreError` whose `cause` is the store's error. */
+  readonly error: BreakerStoreError;
+}
+
 /** Every event a breaker emits, by name. */
 export interface CircuitBreakerEvents {
   stateChange: StateChangeEvent;
   rejected: RejectedEvent;
   outcome: OutcomeEvent;
+  storeError: StoreErrorEvent;
 }
 
 /** A listener for one breaker event. */

@@ -1,3 +1,11 @@
+export type {
+  BreakerStateStore,
+  BreakerStoreCallOptions,
+  BreakerStoreOperation,
+  BreakerStoreSubscription,
+  ProbeLease,
+  SharedBreakerState,
+} from './breaker-state-store.js';
 export {
   type CircuitBreaker,
   type CircuitBreakerMetrics,
@@ -8,6 +16,8 @@ export {
 } from './circuit-breaker.js';
 export { type Clock, systemClock } from './clock.js';
 export {
+  BreakerStoreError,
+  BreakerStoreTimeoutError,
   BrokenCircuitError,
   CircuitBreakerError,
   type CircuitBreakerErrorCode,
@@ -24,6 +34,7 @@ export type {
   RejectedEvent,
   StateChangeEvent,
   StateChangeReason,
+  StoreErrorEvent,
 } from './events.js';
 export {
   type ExponentialBackoffOptions,

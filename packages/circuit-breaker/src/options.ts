@@ -1,3 +1,4 @@
+import type { BreakerStateStore } from './breaker-state-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { InvalidBreakerOptionError } from './errors.js';
 import type { OpenDurationFunction } from './exponential-backoff.js';
@@ -152,6 +153,23 @@ export interface CircuitBreakerOptions {
    * @default undefined (closed, empty window)
    */
   readonly initialState?: CircuitBreakerSnapshot;
+  /**
+   * Shares state with the breakers of the same `name` in other processes (for example
+   * `createRedisBreakerStore()` from `@enhanced-pool/breaker-store-redis`): a remote opening
+   * makes this breaker refuse calls for the rest of that open period, and only one instance at
+   * a time runs half-open trials. Calls never wait for the store; when it is slow or unreachable
+   * the breaker works on its local state alone. Requires `name`.
+   * @default undefined (local state only)
+   */
+  readonly store?: BreakerStateStore;
+  /**
+   * How long the breaker waits for one store operation before it treats the store as
+   * unreachable and goes on with its local state (measured on `clock`). While half-open, the
+   * first call of each instance is refused until the store has said who probes, at most this
+   * long.
+   * @default 250
+   */
+  readonly storeTimeoutMs?: number;
 }
 
 /** {@link CircuitBreakerOptions} with defaults applied and every value validated. */
@@ -170,6 +188,8 @@ export interface ResolvedCircuitBreakerOptions {
   readonly random: () => number;
   readonly name: string | undefined;
   readonly initialState: CircuitBreakerSnapshot | undefined;
+  readonly store: BreakerStateStore | undefined;
+  readonly storeTimeoutMs: number;
 }
 
 /** Looks `Math.random` up per call, so a test that stubs it after construction still works. */
@@ -302,6 +322,26 @@ export function resolveCircuitBreakerOptions(
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
     throw new InvalidBreakerOptionError('name', name, 'a non-empty string');
   }
+  const store = options.store;
+  if (store !== undefined) {
+    const methods = ['publish', 'read', 'subscribe', 'acquireProbeLease', 'releaseProbeLease'];
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      methods.some(
+        (method) => typeof (store as unknown as Record<string, unknown>)[method] !== 'function',
+      )
+    ) {
+      throw new InvalidBreakerOptionError('store', store, `an object with ${methods.join(', ')}`);
+    }
+    if (name === undefined) {
+      throw new InvalidBreakerOptionError(
+        'name',
+        name,
+        'a non-empty string when `store` is set (breakers share state by name)',
+      );
+    }
+  }
   const classify = functionOption<ResolvedCircuitBreakerOptions['classify']>(
     'classify',
     options.classify,
@@ -344,5 +384,10 @@ export function resolveCircuitBreakerOptions(
     name,
     initialState:
       options.initialState === undefined ? undefined : parseSnapshot(options.initialState),
+    store,
+    storeTimeoutMs: numberOption('storeTimeoutMs', options.storeTimeoutMs, 250, {
+      min: 1,
+      max: MAX_TIMER_MS,
+    }),
   };
 }
