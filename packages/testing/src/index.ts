@@ -37,3 +37,12 @@ export {
   type TerminateBackendsFilter,
 } from './postgres/postgres-server.js';
 export { startPostgres } from './postgres/start-postgres.js';
+export {
+  DEFAULT_REDIS_SERVER,
+  type RedisServer,
+  RedisServerError,
+  type RedisServerErrorCode,
+  redisUnavailable,
+  type StartRedisOptions,
+  startRedis,
+} from './redis/start-redis.js';
