@@ -32,8 +32,9 @@ export interface DriverDescription {
  *
  * @typeParam TConnection - what `lease.connection` is: the client library's own connection
  * object, so users keep the API they know.
+ * @typeParam TQueryResult - what {@link Driver.query} resolves with (for pg, its `QueryResult`).
  */
-export interface Driver<TConnection> {
+export interface Driver<TConnection, TQueryResult = unknown> {
   /** Lets the pool refuse an adapter written against a future contract. */
   readonly specificationVersion: 'v1';
   /** Short, stable name used in metrics labels and error messages (e.g. `pg`). */
@@ -72,6 +73,34 @@ export interface Driver<TConnection> {
 
   /** Secret-free identity for metrics attributes and log lines. */
   describe(): DriverDescription;
+
+  // Statements the pool sends itself (`pool.query()`): an optional capability.
+
+  /**
+   * Optional: runs one statement on `connection` and resolves with the client library's own
+   * result, or rejects with its own error (which `classifyError` sorts). `pool.query()` uses it;
+   * without it, `pool.query()` is refused and callers run statements on a lease. A failed
+   * statement must leave the connection usable unless the error is classified `connection`.
+   *
+   * The pool aborts `signal` only when it gives up on the connection itself (a forced close). A
+   * caller who gives up on one statement does not abort it: with several statements on the wire,
+   * cancelling one would cost the others, so the pool drops that statement's result instead.
+   */
+  query?(
+    connection: TConnection,
+    text: string,
+    values: readonly unknown[] | undefined,
+    options: DriverCallOptions,
+  ): Promise<TQueryResult>;
+
+  /**
+   * With {@link Driver.query}: `true` when a connection takes further statements before earlier
+   * ones are answered (pipelining), answers them in order, and one statement's failure fails
+   * none of the others. The pool then sends statements from many callers down a few shared
+   * connections at once, up to its bound per connection. Absent or `false`: each
+   * `pool.query()` borrows a connection for its one statement.
+   */
+  readonly pipelining?: boolean;
 }
 
 /** The connection type a driver produces. */

@@ -3,6 +3,8 @@ export type {
   PgClientConfig,
   PgClientConstructor,
   PgClientLike,
+  PgFieldLike,
+  PgQueryResult,
   PgQueryResultLike,
   PgStreamLike,
 } from './pg-client-like.js';

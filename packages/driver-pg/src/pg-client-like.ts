@@ -9,6 +9,29 @@ export interface PgQueryResultLike {
   readonly rowCount: number | null;
 }
 
+/** One column of a {@link PgQueryResult}, as `pg` describes it. */
+export interface PgFieldLike {
+  readonly name: string;
+  readonly dataTypeID: number;
+}
+
+/**
+ * What `pool.query()` resolves with on the `pg` driver: `pg`'s own `QueryResult`, declared here
+ * (the fields below; `pg`'s object carries them all). A string of several statements resolves
+ * with an array of them, as `pg` does. Give the row type per call:
+ * `pool.query<PgQueryResult<{ id: number }>>(…)`.
+ *
+ * @typeParam TRow - one row; `pg` builds an object per row keyed by column name.
+ */
+export interface PgQueryResult<TRow = Record<string, unknown>> {
+  /** The command tag's verb: `SELECT`, `INSERT`, … */
+  readonly command: string;
+  readonly rowCount: number | null;
+  readonly oid: number;
+  readonly fields: readonly PgFieldLike[];
+  readonly rows: TRow[];
+}
+
 /** The socket under a `pg` client, read to tell whether it is still usable. */
 export interface PgStreamLike {
   readonly destroyed?: boolean;
@@ -36,6 +59,12 @@ export interface PgClientLike {
   getTransactionStatus?(): string | null;
   /** pg's flag: `false` while a query is on the wire, `true` once the server is ready again. */
   readonly readyForQuery?: boolean;
+  /**
+   * pg ≥ 8.23's pipeline mode: statements are written without waiting for earlier answers. The
+   * driver's `query()` (what `pool.query()` uses) switches it on while its statements are in
+   * flight and off again after (a client configured with `pipeline: true` stays pipelined).
+   */
+  pipeline?: boolean;
   /** The server process id of this connection (`pg_backend_pid()`), once connected. */
   readonly processID?: number | null;
   readonly host?: string;

@@ -11,15 +11,22 @@ import {
 } from '@enhanced-pool/core';
 import pg from 'pg';
 import { classifyPgError } from './classify-pg-error.js';
-import type { PgClientConfig, PgClientConstructor, PgClientLike } from './pg-client-like.js';
+import type {
+  PgClientConfig,
+  PgClientConstructor,
+  PgClientLike,
+  PgQueryResult,
+} from './pg-client-like.js';
 import { type PgDriverOptions, resolvePgDriverOptions } from './pg-driver-options.js';
+import { createPgQuery } from './pg-query.js';
 
 /**
  * The `pg` adapter: a {@link Driver} whose connections are `pg` clients, so
  * `lease.connection.query(…)` is the API users already know. `reset()` and `isBroken()` are
  * always provided.
  */
-export interface PgDriver<TClient extends PgClientLike = PgClientLike> extends Driver<TClient> {
+export interface PgDriver<TClient extends PgClientLike = PgClientLike>
+  extends Driver<TClient, PgQueryResult> {
   readonly name: 'pg';
   /**
    * Rolls back an open or failed transaction; no round trip when the client is idle outside a
@@ -35,6 +42,19 @@ export interface PgDriver<TClient extends PgClientLike = PgClientLike> extends D
    * or its socket is destroyed or no longer writable. No I/O.
    */
   isBroken(connection: TClient): boolean;
+  /**
+   * Runs one statement for `pool.query()` with pg's pipelining (pg ≥ 8.23), switched on only
+   * while the pool's statements are in flight, so the pool can send statements from many
+   * callers down one connection without waiting for each answer. Errors are pg's own, with
+   * credentials removed.
+   */
+  query(
+    connection: TClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+    options: DriverCallOptions,
+  ): Promise<PgQueryResult>;
+  readonly pipelining: true;
 }
 
 /** What the driver remembers about each connection, keyed by the client (not stored on it). */
@@ -180,6 +200,10 @@ export function createPgDriver<TClient extends PgClientLike = PgClientLike>(
     close,
     classifyError: classifyPgError,
     describe: () => target.description,
+
+    // `pool.query()`: statements from many callers pipelined on shared connections.
+    pipelining: true,
+    query: createPgQuery<TClient>({ isBroken, brokenError, scrub }),
   };
   return Object.freeze(driver);
 }

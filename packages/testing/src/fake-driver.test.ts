@@ -84,4 +84,101 @@ describe('createFakeDriver', () => {
       'db.namespace': 'fake',
     });
   });
+
+  describe('query', () => {
+    it('answers pipelined statements in order, each after the one before it', async () => {
+      const clock = createFakeClock();
+      const driver = createFakeDriver({
+        clock,
+        queryLatencyMs: (text) => (text === 'slow' ? 100 : 10),
+      });
+      const connection = await driver.connect({ signal: signal() });
+      const done: string[] = [];
+      const slow = driver.query!(connection, 'slow', undefined, { signal: signal() });
+      const fast = driver.query!(connection, 'fast', [1], { signal: signal() });
+      void slow.then(() => done.push('slow'));
+      void fast.then(() => done.push('fast'));
+      expect(driver.inFlight(connection)).toBe(2);
+      await clock.advanceAsync(100);
+      expect(done).toEqual(['slow']);
+      await clock.advanceAsync(10);
+      expect(done).toEqual(['slow', 'fast']);
+      await expect(fast).resolves.toEqual({
+        connectionId: 1,
+        text: 'fast',
+        values: [1],
+        inFlightAtSend: 2,
+      });
+      expect(driver.counters).toMatchObject({ query: 2, queryFailures: 0, maxInFlight: 2 });
+    });
+
+    it('fails scripted statements alone, and everything in flight when the connection dies', async () => {
+      const clock = createFakeClock();
+      const driver = createFakeDriver({ clock, queryLatencyMs: 5 });
+      const connection = await driver.connect({ signal: signal() });
+      driver.failNextQueries(1, 'query');
+      const failing = driver.query!(connection, 'a', undefined, { signal: signal() }).catch(
+        (error: unknown) => error,
+      );
+      const fine = driver.query!(connection, 'b', undefined, { signal: signal() });
+      await clock.advanceAsync(10);
+      expect(await failing).toMatchObject({ reason: 'query' });
+      await expect(fine).resolves.toMatchObject({ text: 'b' });
+
+      const both = Promise.allSettled([
+        driver.query!(connection, 'c', undefined, { signal: signal() }),
+        driver.query!(connection, 'd', undefined, { signal: signal() }),
+      ]);
+      driver.kill(connection);
+      expect((await both).map((result) => result.status)).toEqual(['rejected', 'rejected']);
+      await expect(
+        driver.query!(connection, 'e', undefined, { signal: signal() }),
+      ).rejects.toMatchObject({ reason: 'connection' });
+      expect(driver.inFlight(connection)).toBe(0);
+      expect(clock.pendingTimers()).toBe(0);
+    });
+
+    it('a scripted connection failure kills the connection under the statements behind it', async () => {
+      const clock = createFakeClock();
+      const driver = createFakeDriver({ clock, queryLatencyMs: 5 });
+      const connection = await driver.connect({ signal: signal() });
+      driver.failNextQueries(1, 'connection');
+      const both = Promise.allSettled([
+        driver.query!(connection, 'a', undefined, { signal: signal() }),
+        driver.query!(connection, 'b', undefined, { signal: signal() }),
+      ]);
+      await clock.advanceAsync(5);
+      for (const result of await both) {
+        expect(result).toMatchObject({ status: 'rejected', reason: { reason: 'connection' } });
+      }
+      expect(driver.isBroken!(connection)).toBe(true);
+    });
+
+    it('without pipelining, refuses a second statement while one is in flight', async () => {
+      const clock = createFakeClock();
+      const driver = createFakeDriver({ clock, queryLatencyMs: 5, pipelining: false });
+      expect(driver.pipelining).toBe(false);
+      const connection = await driver.connect({ signal: signal() });
+      const first = driver.query!(connection, 'a', undefined, { signal: signal() });
+      await expect(driver.query!(connection, 'b', undefined, { signal: signal() })).rejects.toThrow(
+        'no pipelining',
+      );
+      await clock.advanceAsync(5);
+      await expect(first).resolves.toMatchObject({ text: 'a' });
+    });
+
+    it('honours abort and can be left out', async () => {
+      const clock = createFakeClock();
+      const driver = createFakeDriver({ clock, queryLatencyMs: 50 });
+      const connection = await driver.connect({ signal: signal() });
+      const controller = new AbortController();
+      const pending = driver.query!(connection, 'a', undefined, {
+        signal: controller.signal,
+      }).catch((error: unknown) => error);
+      controller.abort(new Error('gave up'));
+      expect(await pending).toMatchObject({ message: 'gave up' });
+      expect(clock.pendingTimers()).toBe(0);
+      expect(createFakeDriver({ withQuery: false }).query).toBeUndefined();
+    });
+  });
 });

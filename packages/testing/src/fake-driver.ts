@@ -33,8 +33,23 @@ export interface FakeConnection {
   query(sql?: string): Promise<void>;
 }
 
+/** What the fake driver's `query()` resolves with: where and what ran. */
+export interface FakeQueryResult {
+  /** The connection that ran it. */
+  readonly connectionId: number;
+  readonly text: string;
+  readonly values: readonly unknown[] | undefined;
+  /** Statements of ours on that connection when this one was sent, itself included. */
+  readonly inFlightAtSend: number;
+}
+
 /** How many times each driver method was called, and how many of those failed. */
 export interface FakeDriverCounters {
+  /** `query()` calls (statements the pool sent itself). */
+  query: number;
+  queryFailures: number;
+  /** The most statements ever in flight on one connection at once. */
+  maxInFlight: number;
   connect: number;
   connectFailures: number;
   validate: number;
@@ -76,13 +91,32 @@ export interface FakeDriverOptions {
    * @default 'fake'
    */
   readonly name?: string;
+  /**
+   * Whether to expose `query()` (what `pool.query()` uses).
+   * @default true
+   */
+  readonly withQuery?: boolean;
+  /**
+   * The `pipelining` flag: a connection takes further statements before earlier ones are
+   * answered, and answers them in order, as a real server does (one statement at a time, so a
+   * slow one delays those behind it). With `false`, a second statement sent on a connection
+   * before the first is answered is rejected: the pool broke the contract.
+   * @default true
+   */
+  readonly pipelining?: boolean;
+  /**
+   * Milliseconds the "server" spends on each statement, or a function of its text (e.g. slow
+   * only for `'slow'`), on the injected clock.
+   * @default 0
+   */
+  readonly queryLatencyMs?: number | ((text: string) => number);
 }
 
 /**
  * A scriptable in-memory {@link Driver}. `openConnections` is what the pool holds open, so a
  * pool test can assert after every step that the pool's count matches it.
  */
-export interface FakeDriver extends Driver<FakeConnection> {
+export interface FakeDriver extends Driver<FakeConnection, FakeQueryResult> {
   readonly counters: Readonly<FakeDriverCounters>;
   /**
    * Connections connected and not yet closed by the client: what a pool must account for. A
@@ -110,16 +144,31 @@ export interface FakeDriver extends Driver<FakeConnection> {
   kill(connection: FakeConnection, options?: { noticed?: boolean }): void;
   /** Kills every open connection. */
   killAll(options?: { noticed?: boolean }): void;
+  /** The next `count` statements fail with `reason` (`connection` kills their connection). */
+  failNextQueries(count: number, reason?: ErrorReason): void;
+  /** Changes statement latency for later statements. */
+  setQueryLatency(latency: number | ((text: string) => number)): void;
+  /** Statements sent on `connection` and not answered yet. */
+  inFlight(connection: FakeConnection): number;
 }
 
 interface MutableConnection extends FakeConnection {
   broken: boolean;
   killed: boolean;
   closed: boolean;
+  /** Rejecters of the statements in flight, failed together when the connection dies. */
+  readonly statements: Set<(error: unknown) => void>;
+  /** When the "server" finishes the last statement sent (statements run one after another). */
+  busyUntil: number;
 }
 
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** Fails every statement in flight on `connection` with a `connection` error. */
+function failStatements(connection: MutableConnection, message: string): void {
+  for (const fail of [...connection.statements]) fail(new FakeDriverError('connection', message));
 }
 
 /**
@@ -136,9 +185,16 @@ export function createFakeDriver(options: FakeDriverOptions = {}): FakeDriver {
   let failingValidationsLeft = 0;
   let failingValidationReason: ErrorReason = 'connection';
   let failingResetsLeft = 0;
+  let failingQueriesLeft = 0;
+  let failingQueryReason: ErrorReason = 'query';
+  let queryLatency = options.queryLatencyMs ?? 0;
+  const pipelining = options.pipelining ?? true;
   let nextId = 1;
 
   const counters: FakeDriverCounters = {
+    query: 0,
+    queryFailures: 0,
+    maxInFlight: 0,
     connect: 0,
     connectFailures: 0,
     validate: 0,
@@ -175,6 +231,8 @@ export function createFakeDriver(options: FakeDriverOptions = {}): FakeDriver {
       killed: false,
       closed: false,
       inTransaction: false,
+      statements: new Set(),
+      busyUntil: 0,
       query(_sql?: string): Promise<void> {
         if (connection.closed) {
           return Promise.reject(new FakeDriverError('connection', 'connection is closed'));
@@ -187,6 +245,69 @@ export function createFakeDriver(options: FakeDriverOptions = {}): FakeDriver {
       },
     };
     return connection;
+  };
+
+  /** A statement the pool sent: answered in order on its connection, after its latency. */
+  const runStatement = (
+    connection: MutableConnection,
+    text: string,
+    values: readonly unknown[] | undefined,
+    signal: AbortSignal,
+  ): Promise<FakeQueryResult> => {
+    counters.query += 1;
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (connection.closed || connection.killed) {
+      counters.queryFailures += 1;
+      connection.broken = connection.broken || connection.killed;
+      return Promise.reject(new FakeDriverError('connection', 'connection terminated'));
+    }
+    if (!pipelining && connection.statements.size > 0) {
+      counters.queryFailures += 1;
+      return Promise.reject(
+        new Error('fake driver: a statement was sent while another was in flight (no pipelining)'),
+      );
+    }
+    let failure: ErrorReason | undefined;
+    if (failingQueriesLeft > 0) {
+      failingQueriesLeft -= 1;
+      failure = failingQueryReason;
+    }
+    const latency = typeof queryLatency === 'function' ? queryLatency(text) : queryLatency;
+    const now = clock.now();
+    const doneAt = Math.max(now, connection.busyUntil) + latency;
+    connection.busyUntil = doneAt;
+    const inFlightAtSend = connection.statements.size + 1;
+    counters.maxInFlight = Math.max(counters.maxInFlight, inFlightAtSend);
+    return new Promise<FakeQueryResult>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        finish();
+        counters.queryFailures += 1;
+        reject(error);
+      };
+      const onAbort = (): void => fail(abortError(signal));
+      const finish = (): void => {
+        connection.statements.delete(fail);
+        signal.removeEventListener('abort', onAbort);
+        if (handle !== undefined) clock.clearTimeout(handle);
+      };
+      const answer = (): void => {
+        handle = undefined;
+        if (failure === 'connection') {
+          driver.kill(connection, { noticed: true });
+          return;
+        }
+        finish();
+        if (failure !== undefined) {
+          counters.queryFailures += 1;
+          reject(new FakeDriverError(failure, `fake ${failure} error in statement`));
+        } else resolve({ connectionId: connection.id, text, values, inFlightAtSend });
+      };
+      let handle: ReturnType<Clock['setTimeout']> | undefined;
+      connection.statements.add(fail);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (doneAt > now) handle = clock.setTimeout(answer, doneAt - now);
+      else queueMicrotask(answer);
+    });
   };
 
   const driver: FakeDriver = {
@@ -258,7 +379,22 @@ export function createFakeDriver(options: FakeDriverOptions = {}): FakeDriver {
       const mutable = connection as MutableConnection;
       mutable.closed = true;
       openConnections.delete(connection);
+      failStatements(mutable, 'connection is closed');
     },
+
+    ...(options.withQuery === false
+      ? {}
+      : {
+          pipelining,
+          query(
+            connection: FakeConnection,
+            text: string,
+            values: readonly unknown[] | undefined,
+            { signal }: DriverCallOptions,
+          ): Promise<FakeQueryResult> {
+            return runStatement(connection as MutableConnection, text, values, signal);
+          },
+        }),
 
     classifyError(error: unknown): ErrorReason {
       if (error instanceof FakeDriverError) return error.reason;
@@ -294,11 +430,23 @@ export function createFakeDriver(options: FakeDriverOptions = {}): FakeDriver {
       const mutable = connection as MutableConnection;
       mutable.killed = true;
       if (killOptions.noticed) mutable.broken = true;
+      // As a real client does when its socket dies: every statement on the wire fails.
+      failStatements(mutable, 'connection terminated');
       // Stays in openConnections: the client still holds it until the pool closes it, and a
       // pool that forgets to close a dead connection is a leak the tests must see.
     },
     killAll(killOptions: { noticed?: boolean } = {}): void {
       for (const connection of [...openConnections]) driver.kill(connection, killOptions);
+    },
+    failNextQueries(count: number, reason: ErrorReason = 'query'): void {
+      failingQueriesLeft = count;
+      failingQueryReason = reason;
+    },
+    setQueryLatency(latency: number | ((text: string) => number)): void {
+      queryLatency = latency;
+    },
+    inFlight(connection: FakeConnection): number {
+      return (connection as MutableConnection).statements.size;
     },
   };
   return driver;

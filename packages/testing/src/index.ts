@@ -10,6 +10,7 @@ export {
   type FakeDriverCounters,
   FakeDriverError,
   type FakeDriverOptions,
+  type FakeQueryResult,
 } from './fake-driver.js';
 export {
   createFaultProxy,
