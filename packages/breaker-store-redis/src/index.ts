@@ -1,0 +1,7 @@
+export {
+  createRedisBreakerStore,
+  type RedisBreakerStore,
+  type RedisBreakerStoreOptions,
+  type RedisClientLike,
+  type RedisSubscriberLike,
+} from './redis-breaker-store.js';
