@@ -21,6 +21,7 @@ import type {
   AcquireOptions,
   CloseOptions,
   Pool,
+  QueryOptions,
   ReadyOptions,
   RunHealthCheckOptions,
   WithConnectionContext,
@@ -28,9 +29,11 @@ import type {
 } from './pool.js';
 import { CLOSED, CLOSING, OPEN, PoolEngine } from './pool-engine.js';
 import type { PoolEvents } from './pool-events.js';
-import { MAX_TIMER_DELAY_MS, type PoolOptions } from './pool-options.js';
+import { MAX_TIMER_DELAY_MS, type PoolOptions, type QueryPoolOptions } from './pool-options.js';
 import type { PoolStats } from './pool-stats.js';
 import { ACTIVE, type ConnectionRecord, type PoolLease } from './pooled-connection.js';
+import { type QueryStats, SharedQuery } from './shared-query.js';
+import { resolveQueryPoolOptions } from './shared-query-options.js';
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
@@ -41,18 +44,23 @@ const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom') as
  * the same thing typed as the {@link Pool} interface.
  *
  * @typeParam TConnection - the driver's connection type.
+ * @typeParam TQueryResult - what the driver's `query()` resolves with.
  */
-export class EnhancedConnectionPool<TConnection>
+export class EnhancedConnectionPool<TConnection, TQueryResult = unknown>
   extends PoolEngine<TConnection>
-  implements Pool<TConnection>
+  implements Pool<TConnection, TQueryResult>
 {
   // ---------------------------------------------------------------------------------------
   // Public API
 
   private readonly healthChecker: HealthChecker;
+  private readonly sharedQueries: SharedQuery<TConnection>;
 
-  constructor(options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>) {
+  constructor(
+    options: PoolOptions<TConnection, TQueryResult> | ConnectionTypePoolOptions<TConnection>,
+  ) {
     super(options);
+    this.sharedQueries = this.createSharedQueries(options.query);
     const { events } = this;
     this.healthChecker = createHealthChecker(this.health, this.options.healthCheck);
     this.healthChecker.on('report', (report) => {
@@ -71,6 +79,45 @@ export class EnhancedConnectionPool<TConnection>
       subscription.dispose();
       this.refreshObservers();
     });
+  }
+
+  query<TResult = TQueryResult>(
+    text: string,
+    values?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<TResult> {
+    return this.sharedQueries.run(text, values, options) as Promise<TResult>;
+  }
+
+  getQueryStats(): QueryStats {
+    return this.sharedQueries.stats();
+  }
+
+  /** `pool.query()`'s shared connections: leases this pool takes from itself. */
+  private createSharedQueries(given: QueryPoolOptions | undefined): SharedQuery<TConnection> {
+    const { options } = this;
+    const query = resolveQueryPoolOptions(given, options.maxSize);
+    return new SharedQuery(
+      {
+        driver: options.driver,
+        maxInFlightPerConnection: query.maxInFlightPerConnection,
+        maxSharedConnections: query.maxSharedConnections,
+        acquireTimeoutMs: options.acquireTimeoutMs,
+        maxWaiting: options.maxWaiting,
+        clock: options.clock,
+        name: this.name,
+      },
+      {
+        acquire: (acquireOptions) => this.acquire(acquireOptions),
+        classify: (error) => this.classify(error),
+        readClock: () => this.readClock(),
+        isOpen: () => this.state === OPEN,
+        idleCount: () => this.idle.count,
+        canGrow: () => this.size + this.connectsInFlight() < this.maxSize,
+        waitingAcquires: () => this.queue.length,
+        gauges: () => this.gauges(),
+      },
+    );
   }
 
   getConnection(options?: AcquireOptions): Promise<Lease<TConnection>> {
@@ -232,6 +279,7 @@ export class EnhancedConnectionPool<TConnection>
       this.closeResolve = resolve;
     });
     const closedError = new PoolClosedError({ poolName: this.name });
+    this.sharedQueries.close(closedError);
     this.closeController.abort(closedError);
     this.reaper.stop();
     this.leaks.stop();
@@ -292,6 +340,7 @@ export class EnhancedConnectionPool<TConnection>
     this.state = CLOSED;
     if (this.events.has('closed')) this.events.emit('closed', { forced });
     this.events.clear();
+    this.sharedQueries.dispose();
     this.gate.dispose();
     this.refreshObservers();
     this.closeResolve();
@@ -306,8 +355,11 @@ export class EnhancedConnectionPool<TConnection>
  * @example
  * const pool = createPool({ driver: createPgDriver({ connectionString }), maxSize: 10 });
  * const rows = await pool.withConnection((client) => client.query('SELECT 1'));
+ * const { rows: [row] } = await pool.query('SELECT now() AS now');
  */
-export function createPool<TConnection>(options: PoolOptions<TConnection>): Pool<TConnection>;
+export function createPool<TConnection, TQueryResult = unknown>(
+  options: PoolOptions<TConnection, TQueryResult>,
+): Pool<TConnection, TQueryResult>;
 /**
  * Creates a connection pool from `connectionType` + `connectionParams`: the pool builds the
  * pg driver (`'direct'`) or the Supabase driver (`'supabase'`), loading only that package.
@@ -321,8 +373,8 @@ export function createPool<TConnection>(options: PoolOptions<TConnection>): Pool
 export function createPool<TConnection = unknown>(
   options: ConnectionTypePoolOptions<TConnection>,
 ): Pool<TConnection>;
-export function createPool<TConnection>(
-  options: PoolOptions<TConnection> | ConnectionTypePoolOptions<TConnection>,
-): Pool<TConnection> {
+export function createPool<TConnection, TQueryResult = unknown>(
+  options: PoolOptions<TConnection, TQueryResult> | ConnectionTypePoolOptions<TConnection>,
+): Pool<TConnection, TQueryResult> {
   return new EnhancedConnectionPool(options);
 }

@@ -36,6 +36,7 @@ export type {
   AcquireOptions,
   CloseOptions,
   Pool,
+  QueryOptions,
   ReadyOptions,
   RunHealthCheckOptions,
   WithConnectionContext,
@@ -46,8 +47,15 @@ export type {
   AdaptiveSizingOptions,
   ConnectBackoffOptions,
   PoolOptions,
+  QueryPoolOptions,
   ResolvedConnectBackoff,
   ResolvedPoolOptions,
 } from './pool-options.js';
 export type { PoolStats } from './pool-stats.js';
 export { resolvePoolOptions } from './resolve-pool-options.js';
+export type { QueryStats } from './shared-query.js';
+export type { ResolvedQueryPoolOptions } from './shared-query-options.js';
+export {
+  StatementRefusedError,
+  type StatementRefusedReason,
+} from './statement-guard-error.js';

@@ -48,18 +48,40 @@ export type AdaptiveSizingOptions = Omit<
   'minSize' | 'maxSize' | 'targetUtilization' | 'clock'
 >;
 
+/** How `pool.query()` shares connections among callers. */
+export interface QueryPoolOptions {
+  /**
+   * Statements on the wire of one shared connection at most, with a driver that pipelines. A
+   * slow statement delays at most the statements sent behind it on its connection, so this
+   * bounds how many one slow statement can hold back; new statements go to the least loaded
+   * connection. Statements beyond it on every shared connection wait (within
+   * `acquireTimeoutMs`, `maxWaiting`). `1` turns pipelining off.
+   * @default 8
+   */
+  readonly maxInFlightPerConnection?: number;
+  /**
+   * Connections `pool.query()` shares at once at most. Shared connections are handed back as
+   * soon as nothing is on their wire, and early when a lease caller waits, so this is a ceiling,
+   * not a reservation; lower it to keep connections free for transactions under heavy
+   * `pool.query()` load.
+   * @default maxSize
+   */
+  readonly maxSharedConnections?: number;
+}
+
 /**
  * How to build a pool. Durations are milliseconds (`…Ms`). Every field but `driver` is optional;
  * the defaults are chosen to be safe for a web service talking to PostgreSQL.
  *
  * @typeParam TConnection - the driver's connection type, which `lease.connection` has.
+ * @typeParam TQueryResult - what the driver's `query()` resolves with (what `pool.query()` does).
  */
-export interface PoolOptions<TConnection> {
+export interface PoolOptions<TConnection, TQueryResult = unknown> {
   /**
    * Opens, checks and closes physical connections (e.g. `createPgDriver()` from
    * `@enhanced-pool/driver-pg`). Must implement the `v1` driver contract.
    */
-  readonly driver: Driver<TConnection>;
+  readonly driver: Driver<TConnection, TQueryResult>;
   /**
    * Connections kept open even when idle, opened in the background at construction so the
    * first requests don't pay for connecting (`ready()` says when they exist). Idle timeout
@@ -239,6 +261,11 @@ export interface PoolOptions<TConnection> {
    * @default true
    */
   readonly metrics?: boolean;
+  /**
+   * How `pool.query()` shares connections. See {@link QueryPoolOptions}.
+   * @default { maxInFlightPerConnection: 8, maxSharedConnections: maxSize }
+   */
+  readonly query?: QueryPoolOptions;
   /**
    * Names the pool in errors, log lines and metrics.
    * @default 'pool'

@@ -4,6 +4,7 @@ import type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
 import type { Lease } from './lease.js';
 import type { PoolEvents } from './pool-events.js';
 import type { PoolStats } from './pool-stats.js';
+import type { QueryStats } from './shared-query.js';
 
 /** Options of one `acquire()`. */
 export interface AcquireOptions {
@@ -24,6 +25,25 @@ export interface WithConnectionOptions extends AcquireOptions {
    * failure a pool cannot otherwise prevent: a socket that died while idle, noticed only by the
    * statement sent on it. Never set it for work that must not happen twice: the first attempt
    * may have reached the server before the connection died.
+   * @default false
+   */
+  readonly idempotent?: boolean;
+}
+
+/** Options of one `pool.query()`. */
+export interface QueryOptions {
+  /**
+   * Gives up on the statement: while it waits for room on a shared connection it leaves the
+   * queue at once; once sent, the promise rejects at once with `signal.reason` and the
+   * statement's result is dropped when it arrives (the statement itself still runs: cancelling it
+   * on the server would cost the statements pipelined with it).
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * The statement is safe to run twice. When the connection it was sent on dies (an error the
+   * driver classifies `connection`), it is sent once more on another connection instead of
+   * failing. Never set it for a write without its own idempotency key: the first attempt may
+   * have reached the server before the connection died.
    * @default false
    */
   readonly idempotent?: boolean;
@@ -62,8 +82,10 @@ export interface ReadyOptions {
  * outlive one callback (then prefer `await using`).
  *
  * @typeParam TConnection - the driver's connection type.
+ * @typeParam TQueryResult - what the driver's `query()` resolves with, so what
+ * {@link Pool.query} does (for `@enhanced-pool/driver-pg`, `pg`'s `QueryResult`).
  */
-export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
+export interface Pool<TConnection, TQueryResult = unknown> extends TypedEvents<PoolEvents> {
   /** The `name` option: in errors, logs and metrics. */
   readonly name: string;
 
@@ -109,6 +131,36 @@ export interface Pool<TConnection> extends TypedEvents<PoolEvents> {
     fn: (connection: TConnection, context: WithConnectionContext) => TResult | PromiseLike<TResult>,
     options?: WithConnectionOptions,
   ): Promise<TResult>;
+
+  /**
+   * Runs one statement outside any transaction, on a connection the pool shares among
+   * callers, and resolves with the driver's result (for `pg`, `{ rows, rowCount, … }`). With a
+   * driver that pipelines (`driver.pipelining`, as `@enhanced-pool/driver-pg` does), statements
+   * from many callers are on the wire of one connection at once, up to
+   * `query.maxInFlightPerConnection`; otherwise each borrows a connection for its statement.
+   * Shared connections are the pool's own: counted in its size, checked, replaced and closed
+   * like any other.
+   *
+   * A failed statement rejects alone, with the driver's own error; a connection that dies fails
+   * only the statements on its wire (the driver classifies that `connection`; see
+   * {@link QueryOptions.idempotent}). Statements that would leave session state behind
+   * (`BEGIN`/`COMMIT`/`SAVEPOINT`…, `SET` without `LOCAL`, `LISTEN`, cursors, `PREPARE`,
+   * temporary tables, session advisory locks) are refused with `StatementRefusedError`: run
+   * those on a lease (`withConnection`). Also rejects with `AcquireTimeoutError` (no room within
+   * `acquireTimeoutMs`), `PoolExhaustedError` (`maxWaiting`), `PoolClosedError`, the error of
+   * the acquire that could not get a connection, or the signal's reason.
+   *
+   * @typeParam TResult - the result's type, when it is narrower than the driver's (e.g. pg's
+   * row type: `pool.query<PgQueryResult<{ id: number }>>(…)`).
+   */
+  query<TResult = TQueryResult>(
+    text: string,
+    values?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<TResult>;
+
+  /** {@link Pool.query}'s own figures (statements in flight, queued, …), in O(1). */
+  getQueryStats(): QueryStats;
 
   /**
    * Resolves once `minSize` connections are open (at once when `minSize` is 0). Rejects with

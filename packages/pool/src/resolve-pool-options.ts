@@ -53,6 +53,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'sizingIntervalMs',
   'adaptiveSizing',
   'metrics',
+  'query',
   'name',
   'logger',
   'clock',
