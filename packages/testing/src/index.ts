@@ -23,6 +23,14 @@ export {
   type FaultProxyTarget,
 } from './fault-proxy/fault-proxy.js';
 export {
+  PgBouncerError,
+  type PgBouncerErrorCode,
+  type PgBouncerPoolMode,
+  type PgBouncerServer,
+  type StartPgBouncerOptions,
+} from './pgbouncer/pgbouncer-server.js';
+export { pgBouncerUnavailable, startPgBouncer } from './pgbouncer/start-pgbouncer.js';
+export {
   type CountConnectionsFilter,
   missingCapability,
   type PostgresCapabilities,
