@@ -105,3 +105,64 @@ export interface Driver<TConnection, TQueryResult = unknown> {
 
 /** The connection type a driver produces. */
 export type ConnectionOf<TDriver> = TDriver extends Driver<infer TConnection> ? TConnection : never;
+
+// ---------------------------------------------------------------------------------------------
+// Optional capability: fleet connection slots, behind the pool's `fleetBudget` option.
+
+/** The budget a connection claims a slot of: `slots` slots named by `key`. */
+export interface FleetSlotBudget {
+  /** Names the budget on the server; every process sharing the budget uses the same key. */
+  readonly key: number;
+  /** How many slots the budget has (slots `0 … slots − 1`). */
+  readonly slots: number;
+}
+
+/**
+ * What {@link FleetSlots.claim} found:
+ * - `claimed`: the connection holds `slot` until it closes; `free` slots were left after it;
+ * - `full`: no slot was free; the pool closes the connection at once;
+ * - `unsupported`: the connection can't hold a slot for its lifetime (e.g. behind a pooler in
+ *   transaction mode, where a session lock stays on a server connection other clients share);
+ *   `detail` says what was seen, in words for an error message.
+ */
+export type FleetSlotClaim =
+  | { readonly status: 'claimed'; readonly slot: number; readonly free: number }
+  | { readonly status: 'full'; readonly free: 0 }
+  | { readonly status: 'unsupported'; readonly detail: string };
+
+/** What {@link FleetSlots.countFree} found: the free slots, or why the count can't be trusted. */
+export type FleetSlotCount =
+  | { readonly status: 'counted'; readonly free: number }
+  | { readonly status: 'unsupported'; readonly detail: string };
+
+/**
+ * A driver's way to bound connections across every process sharing a database: each physical
+ * connection claims one of a budget's slots through the server itself (PostgreSQL: a session
+ * advisory lock), so the server frees a slot the moment the connection or its process dies.
+ * The pool decides when to claim and what to do without a slot; the adapter only runs the
+ * statements. Optional: a pool given `fleetBudget` over a driver without it throws
+ * `InvalidOptionError` at construction.
+ */
+export interface FleetSlots<TConnection> {
+  /**
+   * Claims one free slot for `connection`, a connection just opened and not yet used. Must
+   * claim at most one, and must detect (and report as `unsupported`) a connection whose
+   * session state does not persist between statements.
+   */
+  claim(
+    connection: TConnection,
+    budget: FleetSlotBudget,
+    options: DriverCallOptions,
+  ): Promise<FleetSlotClaim>;
+  /** Counts the budget's free slots, on a connection that already holds one. */
+  countFree(
+    connection: TConnection,
+    budget: FleetSlotBudget,
+    options: DriverCallOptions,
+  ): Promise<FleetSlotCount>;
+}
+
+/** A driver that offers {@link FleetSlots} (`driver.fleetSlots`). */
+export interface FleetSlotsCapable<TConnection> {
+  readonly fleetSlots: FleetSlots<TConnection>;
+}

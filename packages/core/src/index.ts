@@ -5,6 +5,11 @@ export type {
   Driver,
   DriverCallOptions,
   DriverDescription,
+  FleetSlotBudget,
+  FleetSlotClaim,
+  FleetSlotCount,
+  FleetSlots,
+  FleetSlotsCapable,
 } from './driver.js';
 export {
   ERROR_REASONS,

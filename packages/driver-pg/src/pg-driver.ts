@@ -3,6 +3,7 @@ import {
   type Driver,
   type DriverCallOptions,
   type DriverDescription,
+  type FleetSlots,
   InvalidOptionError,
   redactSecrets,
   redactValue,
@@ -18,6 +19,7 @@ import type {
   PgQueryResult,
 } from './pg-client-like.js';
 import { type PgDriverOptions, resolvePgDriverOptions } from './pg-driver-options.js';
+import { createPgFleetSlots } from './pg-fleet-slots.js';
 import { createPgQuery } from './pg-query.js';
 
 /**
@@ -55,6 +57,12 @@ export interface PgDriver<TClient extends PgClientLike = PgClientLike>
     options: DriverCallOptions,
   ): Promise<PgQueryResult>;
   readonly pipelining: true;
+  /**
+   * Slots of the pool's `fleetBudget` as PostgreSQL session advisory locks on `(key, slot)`,
+   * freed by the server when a connection's session ends. Refuses (`unsupported`) a connection
+   * whose session does not stay with it, as behind PgBouncer in transaction mode.
+   */
+  readonly fleetSlots: FleetSlots<TClient>;
 }
 
 /** What the driver remembers about each connection, keyed by the client (not stored on it). */
@@ -198,6 +206,35 @@ export function createPgDriver<TClient extends PgClientLike = PgClientLike>(
 
     isBroken,
     close,
+    fleetSlots: createPgFleetSlots<TClient>({
+      run: (client, sql, params, signal) =>
+        withDeadline(
+          client.query(sql, params),
+          signal,
+          validationTimeoutMs,
+          clock,
+          'fleet slot statement',
+          () => markBroken(client),
+        ).then(
+          (result) => result.rows as readonly Record<string, unknown>[],
+          (error: unknown) => {
+            throw scrub(error, client);
+          },
+        ),
+      withProbeClient: async (signal, use) => {
+        const probe = new Client(clientConfig);
+        probe.on('error', () => {});
+        try {
+          await withDeadline(probe.connect(), signal, Infinity, clock, 'connect');
+          return await use(probe);
+        } catch (error) {
+          throw scrub(error, probe);
+        } finally {
+          await closeClient(probe, clock, closeTimeoutMs);
+        }
+      },
+      random: Math.random,
+    }),
     classifyError: classifyPgError,
     describe: () => target.description,
 
