@@ -3,6 +3,7 @@ import { collectGarbage, elapsedMs, median, percentile, runWorkers } from './mea
 import {
   createGenericPoolPeer,
   createOurPgPool,
+  createPgCompatPool,
   createPgPoolPeer,
   createRawClients,
   createTarnPeer,
@@ -89,6 +90,8 @@ export async function runE2eBench(
     await createRawClients(poolOptions),
     createOurPgPool(poolOptions),
     createPgPoolPeer(poolOptions),
+    // The drop-in pg.Pool, configured as the pg-pool row is.
+    createPgCompatPool({ ...poolOptions, tag: 'e2e-compat' }),
     createTarnPeer(poolOptions),
     createGenericPoolPeer(poolOptions),
     // The same pool handing out idle connections round robin, as the raw baseline does.
@@ -128,9 +131,10 @@ export async function runE2eBench(
       }
       const ourResult = medians[1]!.opsPerSecond;
       const pgPool = medians[2]!.opsPerSecond;
+      const dropIn = medians[3]!.opsPerSecond;
       const ourFifo = medians[pools.length - 1]!.opsPerSecond;
       verdicts.push(
-        `c=${concurrency}: ${formatRatio(ourResult / raw)} raw (target ≥ 0.97×), ${formatRatio(ourResult / pgPool)} pg-pool (target ≥ 1.00×); with idleOrder 'fifo' ${formatRatio(ourFifo / raw)} raw, ${formatRatio(ourFifo / pgPool)} pg-pool`,
+        `c=${concurrency}: ${formatRatio(ourResult / raw)} raw (target ≥ 0.97×), ${formatRatio(ourResult / pgPool)} pg-pool (target ≥ 1.00×); with idleOrder 'fifo' ${formatRatio(ourFifo / raw)} raw, ${formatRatio(ourFifo / pgPool)} pg-pool; the pg-compat drop-in ${formatRatio(dropIn / pgPool)} pg-pool (target ≥ 1.00×)`,
       );
     }
   } finally {

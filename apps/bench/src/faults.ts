@@ -5,6 +5,7 @@ import { runWorkers, sleep, withDeadline } from './measure.js';
 import {
   createGenericPoolPeer,
   createOurPgPool,
+  createPgCompatPool,
   createPgPoolPeer,
   createTarnPeer,
   type PgBenchPool,
@@ -65,13 +66,17 @@ const IDLE_MAKERS = [
   },
   ...PEERS,
 ];
-/** Outages: ours, ours without the outage grace (fail fast as soon as the breaker opens), the peers. */
+/**
+ * Outages: ours, ours without the outage grace (fail fast as soon as the breaker opens), ours as
+ * the drop-in pg.Pool with pg-pool's configuration, the peers.
+ */
 const OUTAGE_MAKERS = [
   OURS,
   {
     name: 'enhanced-pool (outageGraceMs 0)',
     make: (options: PgBenchPoolOptions) => createOurPgPool(options, { outageGraceMs: 0 }),
   },
+  { name: 'pg-compat (drop-in pg.Pool)', make: createPgCompatPool },
   ...PEERS,
 ];
 

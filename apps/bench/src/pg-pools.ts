@@ -1,4 +1,5 @@
 import { createPgDriver, type PgClientLike } from '@enhanced-pool/driver-pg';
+import { Pool as PgCompatPool } from '@enhanced-pool/pg-compat';
 import { createPool } from '@enhanced-pool/pool';
 import genericPool from 'generic-pool';
 import pg from 'pg';
@@ -174,6 +175,39 @@ export function createGenericPoolPeer(options: PgBenchPoolOptions): PgBenchPool 
         3_000,
         undefined,
       ),
+  };
+}
+
+/**
+ * Ours as a drop-in: `@enhanced-pool/pg-compat`'s `Pool` with exactly the pg-pool peer's
+ * configuration (one import changed), used through `pool.query()`.
+ */
+export function createPgCompatPool(options: PgBenchPoolOptions): PgBenchPool {
+  const applicationName = `bench-pg-compat-${options.tag}`;
+  const counter = { attempts: 0 };
+  // The driver also builds one unconnected client at construction to read the target; the
+  // sections count attempts as differences, so that one never shows.
+  class CountingClient extends pg.Client {
+    constructor(config: pg.ClientConfig) {
+      super(config);
+      counter.attempts += 1;
+    }
+  }
+  const pool = new PgCompatPool({
+    Client: CountingClient as never,
+    connectionString: options.connectionString,
+    application_name: applicationName,
+    max: options.size,
+    connectionTimeoutMillis: options.acquireTimeoutMs,
+  });
+  pool.on('error', () => {});
+  return {
+    name: 'pg-compat (drop-in pg.Pool)',
+    configuration: `pg-pool's configuration with the import changed: max ${options.size}, connectionTimeoutMillis ${options.acquireTimeoutMs}, \`pool.query()\`, pool \`error\` listener; enhanced defaults otherwise`,
+    applicationName,
+    query: (sql) => pool.query(sql),
+    connectAttempts: () => counter.attempts,
+    close: () => withDeadline(pool.end(), 3_000, undefined),
   };
 }
 
