@@ -21,6 +21,7 @@ import {
 } from '@enhanced-pool/core';
 import { checkReadiness, type Readiness } from '@enhanced-pool/health-checker';
 import { errorMessage } from './driver-calls.js';
+import type { FleetBudget } from './fleet-budget.js';
 import type { ResolvedConnectBackoff } from './pool-options.js';
 import { timerDelay } from './timer-delay.js';
 
@@ -80,6 +81,8 @@ export class ConnectGate {
   refusalRetryAfterMs = 0;
   /** An authentication/configuration failure holding creation off until `fatalTimer`. */
   fatalError: ConnectError | undefined = undefined;
+  /** The fleet-wide budget (the `fleetBudget` option), attached by the connector that claims. */
+  budget: Pick<FleetBudget<unknown>, 'mayConnect' | 'capacity' | 'stop'> | undefined = undefined;
 
   private readonly backoff: OpenDurationFunction;
   private readonly subscription: Disposable | undefined;
@@ -142,6 +145,8 @@ export class ConnectGate {
         return WAIT;
       }
     }
+    // Before the breaker, so a connect the budget holds back takes no permit.
+    if (this.budget !== undefined && !this.budget.mayConnect(connecting)) return WAIT;
     const breaker = this.breaker;
     if (breaker === undefined) return undefined;
     const admitted = breaker.tryAcquire();
@@ -279,8 +284,17 @@ export class ConnectGate {
     unrefTimer(this.probeTimer);
   }
 
+  /**
+   * The most connections the pool may hold now: `Infinity`, or with a fleet budget, those it
+   * holds plus the free slots it knows of. The sizer's target should not exceed it.
+   */
+  growthLimit(): number {
+    return this.budget === undefined ? Number.POSITIVE_INFINITY : this.budget.capacity();
+  }
+
   /** Stops every timer and the breaker subscription (the pool is closing). */
   stop(): void {
+    this.budget?.stop();
     this.clearTimer('retryTimer');
     this.clearTimer('probeTimer');
     this.clearTimer('graceTimer');

@@ -15,7 +15,11 @@ import {
 import type { CloseProtocol } from './close-protocol.js';
 import { BACKING_OFF, type ConnectGate, HELD, REFUSED, WAIT } from './connect-gate.js';
 import { callDriver, errorMessage } from './driver-calls.js';
+import { FleetBudget, type FleetBudgetHost } from './fleet-budget.js';
+import { FleetBudgetUnsupportedError } from './fleet-budget-error.js';
+import { fleetSlotsOf, type ResolvedFleetBudget } from './fleet-budget-options.js';
 import type { IdleList } from './idle-list.js';
+import type { Lease } from './lease.js';
 import type { PoolCounters } from './pool-counters.js';
 import type { PoolEvents } from './pool-events.js';
 import type { ReadyWaiters } from './ready-waiters.js';
@@ -61,7 +65,20 @@ export interface ConnectorHost<TConnection> {
   classify(error: unknown): ErrorReason;
   /** A connect succeeded: make the connection a member of the pool (or close it if closing). */
   adopt(connection: TConnection, attempt: ConnectAttempt<TConnection>, now: number): void;
+  /** Needed with a fleet budget: a lease to count free slots on, in turn with other callers. */
+  acquire?(): Promise<Lease<TConnection>>;
+  /** Needed with a fleet budget: slots may be free again. */
+  resumeCreation?(): void;
 }
+
+function isBudgetHost<TConnection>(
+  host: ConnectorHost<TConnection>,
+): host is ConnectorHost<TConnection> & FleetBudgetHost<TConnection> {
+  return typeof host.acquire === 'function' && typeof host.resumeCreation === 'function';
+}
+
+/** A new connection found no free slot of the fleet budget and was closed at once. */
+const NO_SLOT: unique symbol = Symbol('no free fleet slot');
 
 export interface ConnectorOptions<TConnection> {
   readonly driver: Driver<TConnection>;
@@ -80,6 +97,10 @@ export interface ConnectorOptions<TConnection> {
   readonly logger: Logger;
   readonly logContext: LogContext;
   readonly name: string;
+  /** The `fleetBudget` option; each new connection claims a slot before it joins. */
+  readonly fleetBudget?: ResolvedFleetBudget | undefined;
+  /** For the budget's jittered looks. */
+  readonly random?: () => number;
 }
 
 /**
@@ -100,6 +121,10 @@ export class Connector<TConnection> {
   // Copied out of `options`: read on every queued acquire.
   private readonly minSize: number;
   private readonly maxSize: number;
+  /** The fleet budget's claims and looks; `undefined` without `fleetBudget`. */
+  readonly budget: FleetBudget<TConnection> | undefined;
+  /** Aborts the budget's statements when the pool closes. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly options: ConnectorOptions<TConnection>,
@@ -108,6 +133,26 @@ export class Connector<TConnection> {
   ) {
     this.minSize = options.minSize;
     this.maxSize = options.maxSize;
+    const budget = options.fleetBudget;
+    const slots = budget === undefined ? undefined : fleetSlotsOf(options.driver);
+    if (budget !== undefined && slots !== undefined && isBudgetHost(host)) {
+      const { clock, logger, logContext, name } = options;
+      this.budget = new FleetBudget(
+        {
+          budget,
+          slots,
+          driverName: options.driver.name,
+          clock,
+          random: options.random ?? Math.random,
+          logger,
+          logContext,
+          name,
+          signal: this.closing.signal,
+        },
+        host,
+      );
+      gate.budget = this.budget;
+    } else this.budget = undefined;
   }
 
   /**
@@ -219,6 +264,7 @@ export class Connector<TConnection> {
   }
 
   abortAll(): void {
+    this.closing.abort();
     for (const attempt of [...this.attempts]) this.abort(attempt, 'close');
   }
 
@@ -273,11 +319,41 @@ export class Connector<TConnection> {
     attempt.timer = clock.setTimeout(() => this.abort(attempt, 'timeout'), acquireTimeoutMs);
     unrefTimer(attempt.timer);
     this.options.sizing?.arm();
-    callDriver(() => driver.connect({ signal: attempt.controller.signal })).then(
+    callDriver(() =>
+      this.budget === undefined
+        ? driver.connect({ signal: attempt.controller.signal })
+        : this.openWithSlot(attempt, this.budget),
+    ).then(
       (connection) => this.onConnected(attempt, connection),
       (error: unknown) => this.onConnectFailed(attempt, error),
     );
     return STARTED;
+  }
+
+  /**
+   * With a fleet budget: connects, then claims a slot on the new connection before it joins.
+   * One that finds no slot (or can't hold one) is closed before the attempt settles, so the
+   * pool's close waits for it and the excess lasts one round trip.
+   */
+  private async openWithSlot(
+    attempt: ConnectAttempt<TConnection>,
+    budget: FleetBudget<TConnection>,
+  ): Promise<TConnection> {
+    const { driver } = this.options;
+    const signal = attempt.controller.signal;
+    const connection = await driver.connect({ signal });
+    let claimed: boolean;
+    try {
+      claimed = await budget.claim(connection, signal);
+    } catch (error) {
+      await callDriver(() => driver.close(connection)).catch(() => {});
+      throw error;
+    }
+    if (!claimed) {
+      await callDriver(() => driver.close(connection)).catch(() => {});
+      throw NO_SLOT;
+    }
+    return connection;
   }
 
   private settle(attempt: ConnectAttempt<TConnection>): void {
@@ -319,15 +395,29 @@ export class Connector<TConnection> {
       this.options.closer.check();
       return;
     }
+    if (error === NO_SLOT) {
+      // The database answered; the fleet is full. Waiters wait (within their deadline) for a
+      // release or for the budget's next look.
+      permit?.success(this.host.readClock() - attempt.startedAt);
+      this.gate.succeeded();
+      this.replenish();
+      return;
+    }
     if (attempt.abortCause === 'surplus') {
       permit?.ignore();
       return;
     }
     const { counters, events, logger, logContext, name, driver } = this.options;
     const now = this.host.readClock();
-    const reason: ErrorReason =
-      attempt.abortCause === 'timeout' ? 'timeout' : this.host.classify(error);
-    const connectError = new ConnectError(reason, error, { driverName: driver.name });
+    const unsupported = FleetBudgetUnsupportedError.isInstance(error);
+    const reason: ErrorReason = unsupported
+      ? 'configuration'
+      : attempt.abortCause === 'timeout'
+        ? 'timeout'
+        : this.host.classify(error);
+    const connectError = unsupported
+      ? error
+      : new ConnectError(reason, error, { driverName: driver.name });
     const durationMs = now - attempt.startedAt;
     counters.errors++;
     counters.connectErrors++;

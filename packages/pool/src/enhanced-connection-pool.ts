@@ -301,7 +301,7 @@ export class EnhancedConnectionPool<TConnection, TQueryResult = unknown>
 
   getStats(): PoolStats {
     const breaker = this.gate.breaker;
-    return this.counters.toStats(this.gauges(), {
+    const stats = this.counters.toStats(this.gauges(), {
       name: this.name,
       state: this.state === OPEN ? 'open' : this.state === CLOSING ? 'closing' : 'closed',
       acquired: this.acquired,
@@ -318,6 +318,8 @@ export class EnhancedConnectionPool<TConnection, TQueryResult = unknown>
       useSeconds: this.holds.summary(),
       connectSeconds: this.connects.summary(),
     });
+    const budget = this.connector.budget;
+    return budget === undefined ? stats : { ...stats, fleetBudget: budget.stats() };
   }
 
   [Symbol.asyncDispose](): Promise<void> {

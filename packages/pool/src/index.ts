@@ -30,6 +30,9 @@ export type {
   SupabaseHealthCheckParams,
 } from './connection-type.js';
 export { createPool, EnhancedConnectionPool } from './enhanced-connection-pool.js';
+export type { FleetBudgetStats } from './fleet-budget.js';
+export { FleetBudgetUnsupportedError } from './fleet-budget-error.js';
+export type { FleetBudgetOptions, ResolvedFleetBudget } from './fleet-budget-options.js';
 export { LATENCY_BUCKETS_SECONDS, type LatencySummary } from './latency-histogram.js';
 export type { Lease } from './lease.js';
 export type {

@@ -5,6 +5,7 @@ import type {
 import type { CircuitBreakerOptions } from '@enhanced-pool/circuit-breaker';
 import type { Clock, Driver, Logger } from '@enhanced-pool/core';
 import type { ResolvedHealthCheckerOptions } from '@enhanced-pool/health-checker';
+import type { FleetBudgetOptions, ResolvedFleetBudget } from './fleet-budget-options.js';
 
 /** The longest delay a Node timer accepts; longer ones fire after 1 ms instead. */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
@@ -287,6 +288,17 @@ export interface PoolOptions<TConnection, TQueryResult = unknown> {
    * @default Math.random
    */
   readonly random?: () => number;
+  /**
+   * A connection budget shared by every process using the same `key` on the same database:
+   * each physical connection claims one of `slots` through the database itself, so the fleet
+   * holds at most `slots` connections (plus, for a moment, one per process), and a slot frees
+   * itself when its connection or process dies. Needs a driver offering fleet slots
+   * (`@enhanced-pool/driver-pg`), and connections that keep their session: not through
+   * PgBouncer in transaction mode, which is refused with `FleetBudgetUnsupportedError`. See
+   * {@link FleetBudgetOptions} and the README's "Many instances".
+   * @default undefined (no fleet-wide budget)
+   */
+  readonly fleetBudget?: FleetBudgetOptions;
 }
 
 /** {@link ConnectBackoffOptions} with defaults applied. */
@@ -330,4 +342,6 @@ export interface ResolvedPoolOptions<TConnection> {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;
+  /** `undefined` without a fleet-wide budget. */
+  readonly fleetBudget: ResolvedFleetBudget | undefined;
 }

@@ -1,5 +1,6 @@
 import type { CircuitState } from '@enhanced-pool/circuit-breaker';
 import type { ErrorReason } from '@enhanced-pool/core';
+import type { FleetBudgetStats } from './fleet-budget.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { DestroyReason } from './pool-events.js';
 
@@ -85,4 +86,6 @@ export interface PoolStats {
   readonly useSeconds: LatencySummary;
   /** Duration of every successful connect. */
   readonly connectSeconds: LatencySummary;
+  /** The fleet-wide budget's figures; absent without the `fleetBudget` option. */
+  readonly fleetBudget?: FleetBudgetStats;
 }

@@ -17,6 +17,7 @@ import {
 } from '@enhanced-pool/core';
 import { resolveHealthCheckerOptions } from '@enhanced-pool/health-checker';
 import { type ConnectionTypePoolOptions, driverForConnectionType } from './connection-type.js';
+import { resolveFleetBudget } from './fleet-budget-options.js';
 import {
   MAX_TIMER_DELAY_MS,
   type PoolOptions,
@@ -58,6 +59,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'logger',
   'clock',
   'random',
+  'fleetBudget',
 ]);
 
 /** Option names of pg-pool, tarn, generic-pool and the seed, mapped to ours. */
@@ -333,6 +335,8 @@ export function resolvePoolOptions<TConnection>(
     }),
   );
 
+  const fleetBudget = resolveFleetBudget(options.fleetBudget, driver);
+
   return {
     driver,
     minSize,
@@ -359,6 +363,7 @@ export function resolvePoolOptions<TConnection>(
     logger,
     clock,
     random,
+    fleetBudget,
   };
 }
 
