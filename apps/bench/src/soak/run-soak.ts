@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createPgDriver } from '@enhanced-pool/driver-pg';
+import { createPgDriver, type PgQueryResult } from '@enhanced-pool/driver-pg';
 import { createPool, type Lease, type Pool, type PoolStats } from '@enhanced-pool/pool';
 import {
   createFaultProxy,
@@ -29,7 +29,7 @@ import { compareWrites, type TableContents, WriteLedger } from './write-ledger.j
 
 /** What a test may break on purpose, to prove the soak notices. */
 export interface SoakSabotage {
-  readonly pool: Pool<pg.Client>;
+  readonly pool: Pool<pg.Client, PgQueryResult>;
   /** Runs SQL straight on the server (not through the proxy or the pool). */
   query(sql: string, params?: unknown[]): Promise<unknown[]>;
 }
@@ -73,11 +73,16 @@ const COUNT_LIMIT_MS = 1_000;
 const HEAP_LIMIT_BYTES = 10 * 1024 * 1024;
 const MINUTE_MS = 60_000;
 const MONITOR_PERIOD_MS = 50;
+/** The longest a fault stalls statements on the wire: a partition (up to 3 s), with room for latency. */
+const LONGEST_STALL_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the pool has nothing in flight; returns the stats then, or `undefined` after `limitMs`. */
-async function quiescent(pool: Pool<pg.Client>, limitMs: number): Promise<PoolStats | undefined> {
+async function quiescent(
+  pool: Pool<pg.Client, PgQueryResult>,
+  limitMs: number,
+): Promise<PoolStats | undefined> {
   const until = performance.now() + limitMs;
   for (;;) {
     const stats = pool.getStats();
@@ -131,7 +136,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let server: PostgresServer | undefined;
   let proxy: FaultProxy | undefined;
   let admin: AdminConnection | undefined;
-  let pool: Pool<pg.Client> | undefined;
+  let pool: Pool<pg.Client, PgQueryResult> | undefined;
   let monitor: NodeJS.Timeout | undefined;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   try {
@@ -150,7 +155,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
        INSERT INTO soak_counters SELECT g, 0 FROM generate_series(0, ${workers - 1}) AS g;`,
     );
     proxy = await createFaultProxy({ target: { host: server.host, port: server.port } });
-    const activePool = createPool<pg.Client>({
+    const activePool = createPool<pg.Client, PgQueryResult>({
       driver: createPgDriver({
         connectionString: proxy.connectionString(server.connectionString),
         applicationName: APPLICATION_NAME,
@@ -171,6 +176,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     const stalls = new LoopStalls(MONITOR_PERIOD_MS);
     const acquires = new AcquireTracker(acquireTimeoutMs, SETTLE_SLACK_MS, stalls);
+    // A pool.query() call waits for room within acquireTimeoutMs, then for its statement: bounded
+    // by statement_timeout on the server plus the longest stall a fault puts on the wire.
+    const queryLimitMs = acquireTimeoutMs + statementTimeoutMs + LONGEST_STALL_MS;
+    const queries = new AcquireTracker(queryLimitMs, SETTLE_SLACK_MS, stalls);
     const ledger = new WriteLedger();
     const errors = new ErrorTally();
     // Callers that started waiting during a fault may time out up to a deadline after it.
@@ -185,6 +194,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       {
         pool: activePool,
         acquires,
+        queries,
         ledger,
         errors,
         timeline,
@@ -197,6 +207,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     monitor = setInterval(() => {
       stalls.tick();
       acquires.sweep();
+      queries.sweep();
     }, MONITOR_PERIOD_MS);
     loopDelay.enable();
 
@@ -285,7 +296,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const endHeap = await settledHeapBytes();
     const endTimers = timers.live();
     const endStats = activePool.getStats();
+    const endQueryStats = activePool.getQueryStats();
     acquires.sweep();
+    queries.sweep();
     loopDelay.disable();
 
     // A close while connects hang: the pool's backends killed behind a blackhole, callers waiting.
@@ -350,13 +363,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // Judge.
     const invariants: InvariantResult[] = [];
-    const settleViolations = [...acquires.examples];
+    queries.sweep();
+    const settleViolations = [
+      ...acquires.examples,
+      ...queries.examples.map((e) => `pool.query(): ${e}`),
+    ];
     if (acquires.pending() > 0)
       settleViolations.push(`${acquires.pending()} acquire(s) never settled`);
+    if (queries.pending() > 0)
+      settleViolations.push(`${queries.pending()} pool.query() call(s) never settled`);
     invariants.push({
       name: 'every acquire settles',
-      ok: acquires.late === 0 && acquires.pending() === 0,
-      figure: `${acquires.settled.toLocaleString('en-US')} acquires; slowest ${ms(acquires.slowestMs)}, oldest waiter seen ${ms(acquires.oldestWaitingMs)} (limit ${acquireTimeoutMs} + ${SETTLE_SLACK_MS} ms); ${acquires.late} late; ${acquires.lateInStall} past the limit by no more than an event-loop stall at the time (worst ${ms(acquires.worstStallOvershootMs)} over, longest stall ${ms(stalls.longestMs)})`,
+      ok:
+        acquires.late === 0 &&
+        acquires.pending() === 0 &&
+        queries.late === 0 &&
+        queries.pending() === 0,
+      figure: `${acquires.settled.toLocaleString('en-US')} acquires; slowest ${ms(acquires.slowestMs)}, oldest waiter seen ${ms(acquires.oldestWaitingMs)} (limit ${acquireTimeoutMs} + ${SETTLE_SLACK_MS} ms); ${acquires.late} late. ${queries.settled.toLocaleString('en-US')} pool.query() calls, room and statement: slowest ${ms(queries.slowestMs)} (limit ${queryLimitMs} + ${SETTLE_SLACK_MS} ms); ${queries.late} late. Past a limit by no more than an event-loop stall at the time: ${acquires.lateInStall + queries.lateInStall} (worst ${ms(Math.max(acquires.worstStallOvershootMs, queries.worstStallOvershootMs))} over; longest stall ${ms(stalls.longestMs)})`,
       violations: settleViolations,
     });
     invariants.push({
@@ -372,6 +395,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (settledAtEnd === undefined) {
       leakViolations.push(
         `pool not idle 5 s after the load stopped: active ${endStats.activeConnections}, pending ${endStats.pending}, connecting ${endStats.connecting}, breaker ${endStats.breakerState}`,
+      );
+    }
+    if (
+      endQueryStats.inFlight !== 0 ||
+      endQueryStats.queued !== 0 ||
+      endQueryStats.sharedConnections !== 0
+    ) {
+      leakViolations.push(
+        `pool.query() after the load: ${endQueryStats.inFlight} in flight, ${endQueryStats.queued} queued, ${endQueryStats.sharedConnections} shared connection(s) held`,
       );
     }
     if (workload.heldLeases !== 0)
@@ -477,7 +509,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const elapsedMs = now();
     const notes = [
       `Pool: createPool({ driver: createPgDriver({ statementTimeoutMs: ${statementTimeoutMs} }), minSize 2, maxSize ${poolSize}, acquireTimeoutMs ${acquireTimeoutMs}, healthCheckIntervalMs 5000, leakDetectionMs 15000 }); defaults otherwise. PostgreSQL 15 behind createFaultProxy() on loopback.`,
-      `Load: ${workers} workers, ${(options.thinkMs ?? [0, 8]).join('–')} ms between calls (10 ms more after an error); ${totalCalls.toLocaleString('en-US')} calls in ${(elapsedMs / 1_000).toFixed(0)} s (${(totalCalls / (elapsedMs / 1_000)).toFixed(0)}/s); warm-up ${ms(warmupMs)} without faults. pool.query() is not part of the mix (the pool has none yet).`,
+      `Load: ${workers} workers, ${(options.thinkMs ?? [0, 8]).join('–')} ms between calls (10 ms more after an error); ${totalCalls.toLocaleString('en-US')} calls in ${(elapsedMs / 1_000).toFixed(0)} s (${(totalCalls / (elapsedMs / 1_000)).toFixed(0)}/s); warm-up ${ms(warmupMs)} without faults.`,
+      `pool.query(): ${endQueryStats.succeeded} answered, ${endQueryStats.failed} failed, ${endQueryStats.aborted} aborted (${endQueryStats.dropped} after sending), ${endQueryStats.timeouts} timed out waiting for room, ${endQueryStats.retries} idempotent retries, ${endQueryStats.refused} refused.`,
       `Pool figures: ${endStats.created} connections opened, ${endStats.connectAttempts} connect attempts, ${endStats.retries} idempotent retries, ${endStats.circuitRejections} circuit rejections, ${endStats.timeouts} acquire timeouts, ${endStats.aborted} aborted acquires, ${endStats.leaks} leak warnings.`,
       `Event loop delay: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms (2-core machine, PostgreSQL on the same cores).`,
       `An error is expected when its call overlapped a fault, or the ${acquireTimeoutMs + 1_000} ms after it, that causes that kind (kills, outages, restarts: connection; blackholes, partitions, latency, outages, restarts: ACQUIRE_TIMEOUT; after an outage's grace: CIRCUIT_OPEN), when it is the statement_timeout of a deliberately slow statement, or when the caller aborted.`,

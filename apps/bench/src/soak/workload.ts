@@ -1,3 +1,4 @@
+import type { PgQueryResult } from '@enhanced-pool/driver-pg';
 import type { Lease, Pool } from '@enhanced-pool/pool';
 import type pg from 'pg';
 import type { AcquireTracker } from './acquire-tracker.js';
@@ -9,12 +10,15 @@ import type { WriteLedger } from './write-ledger.js';
 
 /** The operations workers mix, with their share of calls. */
 export const OPERATIONS = [
-  { value: 'read (withConnection, idempotent)', weight: 30 },
-  { value: 'write transaction (withConnection)', weight: 25 },
+  { value: 'read (withConnection, idempotent)', weight: 25 },
+  { value: 'write transaction (withConnection)', weight: 20 },
   { value: 'lease: write transaction', weight: 8 },
   { value: 'lease: read, releaseConnection()', weight: 7 },
-  { value: 'read (withConnection)', weight: 15 },
-  { value: 'aborting caller', weight: 15 },
+  { value: 'read (withConnection)', weight: 10 },
+  { value: 'pool.query() read (idempotent)', weight: 10 },
+  { value: 'pool.query() write (one statement)', weight: 5 },
+  { value: 'aborting caller (withConnection)', weight: 8 },
+  { value: 'aborting caller (pool.query())', weight: 7 },
 ] as const;
 
 export type OperationName = (typeof OPERATIONS)[number]['value'] | 'slow statement';
@@ -23,13 +27,27 @@ export type OperationName = (typeof OPERATIONS)[number]['value'] | 'slow stateme
 export const SLOW_STATEMENT = 'SELECT pg_sleep(1.5)';
 /** Share of calls that are slow statements while a slow window is open. */
 const SLOW_SHARE = 0.3;
+/**
+ * Errors of `pool.query()` that say the statement was never sent (it waited for room, or no
+ * connection could be had): its write is known not to have happened. Any other error leaves a
+ * write in doubt (a statement given up through its signal still runs on the server).
+ */
+const NOT_SENT = new Set([
+  'ACQUIRE_TIMEOUT',
+  'CIRCUIT_OPEN',
+  'POOL_EXHAUSTED',
+  'POOL_CLOSED',
+  'STATEMENT_REFUSED',
+]);
 /** A worker pauses this long after an error, as a caller would before its next request. */
 const PAUSE_AFTER_ERROR_MS = 10;
 
 /** What the workers share with the soak. */
 export interface WorkloadContext {
-  readonly pool: Pool<pg.Client>;
+  readonly pool: Pool<pg.Client, PgQueryResult>;
   readonly acquires: AcquireTracker;
+  /** Every `pool.query()` call, from the call to its settling (room, then the statement). */
+  readonly queries: AcquireTracker;
   readonly ledger: WriteLedger;
   readonly errors: ErrorTally;
   readonly timeline: FaultTimeline;
@@ -187,17 +205,64 @@ export class Workload {
           (client) => client.query('SELECT pg_backend_pid()'),
           (lease) => pool.releaseConnection(lease.connection, lease.id),
         );
-      case 'aborting caller': {
+      case 'pool.query() read (idempotent)': {
+        const id = random.int(1, Math.max(1, ledger.acknowledged));
+        return this.query('SELECT value FROM soak_writes WHERE id = $1', [id], {
+          idempotent: true,
+        });
+      }
+      case 'pool.query() write (one statement)':
+        return this.queryWrite(worker, random);
+      case 'aborting caller (withConnection)':
+      case 'aborting caller (pool.query())': {
         const controller = new AbortController();
         call.signal = controller.signal;
         const timer = setTimeout(() => controller.abort(), random.int(0, 30));
-        return this.withConnection((client) => client.query('SELECT 1'), {
-          signal: controller.signal,
-        }).finally(() => clearTimeout(timer));
+        const signal = controller.signal;
+        const done =
+          name === 'aborting caller (withConnection)'
+            ? this.withConnection((client) => client.query('SELECT 1'), { signal })
+            : this.query('SELECT 1', [], { signal });
+        return done.finally(() => clearTimeout(timer));
       }
       case 'slow statement':
         return this.withConnection((client) => client.query(SLOW_STATEMENT));
     }
+  }
+
+  /** `pool.query`, tracked from the call to its settling. */
+  private async query(
+    text: string,
+    values: readonly unknown[],
+    options?: { idempotent?: boolean; signal?: AbortSignal },
+  ): Promise<PgQueryResult> {
+    const record = this.context.queries.start();
+    try {
+      return await this.context.pool.query(text, values, options);
+    } finally {
+      this.context.queries.settle(record);
+    }
+  }
+
+  /** A write in one autocommit statement: the row and its worker's counter together. */
+  private async queryWrite(worker: number, random: SeededRandom): Promise<void> {
+    const { ledger } = this.context;
+    const id = ledger.take();
+    const value = random.int(1, 1_000_000);
+    try {
+      await this.query(
+        `WITH inserted AS (
+           INSERT INTO soak_writes (id, worker, value) VALUES ($1, $2, $3) RETURNING worker
+         )
+         UPDATE soak_counters SET inserts = inserts + 1 WHERE worker = (SELECT worker FROM inserted)`,
+        [id, worker, value],
+      );
+    } catch (error) {
+      if (NOT_SENT.has(classifyCallerError(error))) ledger.failed();
+      else ledger.doubt(id);
+      throw error;
+    }
+    ledger.acknowledge(id, value);
   }
 
   /** `pool.withConnection`, with its acquire phase tracked. */
