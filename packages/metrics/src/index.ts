@@ -5,5 +5,7 @@ export type {
   LatencySummary,
   PoolMetricsEvents,
   PoolMetricsSource,
+  PoolSnapshotForMetrics,
   PoolStatsForMetrics,
+  QueryStatsForMetrics,
 } from './sources.js';

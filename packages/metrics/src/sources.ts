@@ -56,6 +56,27 @@ export interface PoolStatsForMetrics {
   readonly connectSeconds: LatencySummary;
 }
 
+/** The fields of `pool.getQueryStats()` the exporters read (`pool.query()`'s own figures). */
+export interface QueryStatsForMetrics {
+  /** Statements sent and not yet answered. */
+  readonly inFlight: number;
+  /** Statements waiting for room on a shared connection. */
+  readonly queued: number;
+  /** Connections held for `pool.query()` now. */
+  readonly sharedConnections: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly refused: number;
+  readonly aborted: number;
+  readonly timeouts: number;
+  readonly exhausted: number;
+}
+
+/** What the Prometheus exporter reads per scrape: the pool's stats and, when it has them, its query figures. */
+export interface PoolSnapshotForMetrics extends PoolStatsForMetrics {
+  readonly query?: QueryStatsForMetrics;
+}
+
 /** The pool events the OpenTelemetry exporter records its histograms from. */
 export interface PoolMetricsEvents {
   readonly acquired: { readonly waitMs: number };
@@ -67,6 +88,8 @@ export interface PoolMetricsEvents {
 export interface PoolMetricsSource {
   readonly name: string;
   getStats(): PoolStatsForMetrics;
+  /** `pool.query()`'s figures; a pool without it simply exports none of them. */
+  getQueryStats?(): QueryStatsForMetrics;
   on<TEvent extends keyof PoolMetricsEvents & string>(
     event: TEvent,
     listener: (payload: PoolMetricsEvents[TEvent]) => void,

@@ -15,7 +15,12 @@ import type {
   PoolMetricsSource,
   PoolStatsForMetrics,
 } from '../sources.js';
-import { instrumentPool } from './index.js';
+import {
+  instrumentPool,
+  METRIC_QUERY_IN_FLIGHT,
+  METRIC_QUERY_QUEUED,
+  METRIC_QUERY_SHARED_CONNECTIONS,
+} from './index.js';
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -282,5 +287,50 @@ describe('instrumentPool', () => {
       { attributes: { ...pool, 'db.client.connection.state': 'used' }, value: 0 },
     ]);
     handle.dispose(); // twice is safe
+  });
+
+  it('observes pool.query() figures when the pool has them, and emits none otherwise', async () => {
+    const scripted = createScriptedPool('orders');
+    let figures = { inFlight: 12, queued: 3, sharedConnections: 4 };
+    const withQuery: PoolMetricsSource = {
+      ...scripted.pool,
+      name: 'orders',
+      getStats: () => scripted.pool.getStats(),
+      getQueryStats: () => ({
+        ...figures,
+        succeeded: 0,
+        failed: 0,
+        refused: 0,
+        aborted: 0,
+        timeouts: 0,
+        exhausted: 0,
+      }),
+    };
+    instrumentPool(withQuery, harness.meter);
+    let metrics = await harness.collect();
+    const value = (name: string) => numberPoints(metricNamed(metrics, name))[0]?.value;
+    expect(value(METRIC_QUERY_IN_FLIGHT)).toBe(12);
+    expect(value(METRIC_QUERY_QUEUED)).toBe(3);
+    expect(value(METRIC_QUERY_SHARED_CONNECTIONS)).toBe(4);
+    expect(shapeOf(harness, metricNamed(metrics, METRIC_QUERY_IN_FLIGHT))).toMatchObject({
+      kind: 'ObservableUpDownCounter',
+      unit: '{statement}',
+    });
+    figures = { inFlight: 0, queued: 0, sharedConnections: 0 };
+    metrics = await harness.collect();
+    expect(value(METRIC_QUERY_IN_FLIGHT)).toBe(0);
+    expect(
+      numberPoints(metricNamed(metrics, METRIC_QUERY_IN_FLIGHT))[0]?.attributes[
+        'db.client.connection.pool.name'
+      ],
+    ).toBe('orders');
+  });
+
+  it('creates no pool.query() instruments for a pool without getQueryStats()', async () => {
+    instrumentPool(createScriptedPool('plain').pool, harness.meter);
+    const metrics = await harness.collect();
+    expect(metrics.some((metric) => metric.descriptor.name.startsWith('enhanced_pool.query'))).toBe(
+      false,
+    );
   });
 });

@@ -25,6 +25,15 @@ import {
 } from './semconv.js';
 
 const CONNECTION = '{connection}';
+const STATEMENT = '{statement}';
+
+/**
+ * `pool.query()`'s figures have no semantic convention: they are named under the library's own
+ * namespace, beside the pool name attribute the conventions define.
+ */
+export const METRIC_QUERY_IN_FLIGHT = 'enhanced_pool.query.in_flight';
+export const METRIC_QUERY_QUEUED = 'enhanced_pool.query.queued';
+export const METRIC_QUERY_SHARED_CONNECTIONS = 'enhanced_pool.query.shared_connections';
 
 /**
  * Reports a pool through `meter` under the OpenTelemetry database-client connection-pool
@@ -94,8 +103,45 @@ export function instrumentPool(pool: PoolMetricsSource, meter: Meter): Disposabl
     valueType: ValueType.INT,
   });
   const observables: Observable[] = [count, idleMax, idleMin, limit, pending, timeouts];
+  const queryStats =
+    typeof pool.getQueryStats === 'function' ? pool.getQueryStats.bind(pool) : undefined;
+  const queryGauge = (name: string, description: string, unit: string) => {
+    const instrument = meter.createObservableUpDownCounter(name, {
+      description,
+      unit,
+      valueType: ValueType.INT,
+    });
+    observables.push(instrument);
+    return instrument;
+  };
+  const query =
+    queryStats === undefined
+      ? undefined
+      : {
+          inFlight: queryGauge(
+            METRIC_QUERY_IN_FLIGHT,
+            'pool.query() statements sent on shared connections and not yet answered.',
+            STATEMENT,
+          ),
+          queued: queryGauge(
+            METRIC_QUERY_QUEUED,
+            'pool.query() statements waiting for room on a shared connection.',
+            STATEMENT,
+          ),
+          shared: queryGauge(
+            METRIC_QUERY_SHARED_CONNECTIONS,
+            'Connections held for pool.query() now (part of the used connections).',
+            CONNECTION,
+          ),
+        };
 
   const observeStats: BatchObservableCallback = (result) => {
+    if (query !== undefined && queryStats !== undefined) {
+      const figures = queryStats();
+      result.observe(query.inFlight, figures.inFlight, poolAttributes);
+      result.observe(query.queued, figures.queued, poolAttributes);
+      result.observe(query.shared, figures.sharedConnections, poolAttributes);
+    }
     const stats = pool.getStats();
     result.observe(count, stats.idleConnections, idleAttributes);
     result.observe(count, stats.activeConnections, usedAttributes);

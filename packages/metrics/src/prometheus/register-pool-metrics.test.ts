@@ -336,7 +336,7 @@ describe('the prefix option', () => {
     const registry = new Registry();
     registerPoolMetrics(scriptedPool('orders').pool, registry, { prefix: 'app_db_' });
     const names = registry.getMetricsAsArray().map((metric) => metric.name);
-    expect(names.length).toBe(20);
+    expect(names.length).toBe(24);
     for (const name of names) expect(name.startsWith('app_db_')).toBe(true);
     expect(await registry.metrics()).toContain('app_db_connections{pool="orders",state="idle"} 3');
   });
@@ -439,5 +439,82 @@ describe('registerPoolMetrics on a real pool', () => {
     handle.dispose();
     await pool.close();
     expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+});
+
+describe('pool.query() figures', () => {
+  it('renders statements in flight, the queue depth, shared connections and outcomes', async () => {
+    const registry = new Registry();
+    const { pool } = scriptedPool('orders');
+    registerPoolMetrics(
+      {
+        ...pool,
+        getQueryStats: () => ({
+          inFlight: 21,
+          queued: 22,
+          sharedConnections: 3,
+          succeeded: 100,
+          failed: 4,
+          refused: 5,
+          aborted: 6,
+          timeouts: 7,
+          exhausted: 8,
+        }),
+      },
+      registry,
+    );
+    const lines = linesOf(await registry.metrics());
+    for (const line of [
+      '# TYPE enhanced_pool_query_statements_in_flight gauge',
+      'enhanced_pool_query_statements_in_flight{pool="orders"} 21',
+      'enhanced_pool_query_statements_queued{pool="orders"} 22',
+      'enhanced_pool_query_shared_connections{pool="orders"} 3',
+      '# TYPE enhanced_pool_query_statements_total counter',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="succeeded"} 100',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="failed"} 4',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="refused"} 5',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="aborted"} 6',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="timeout"} 7',
+      'enhanced_pool_query_statements_total{pool="orders",outcome="queue_full"} 8',
+    ]) {
+      expect(lines).toContain(line);
+    }
+  });
+
+  it('emits no query series for a pool without getQueryStats()', async () => {
+    const registry = new Registry();
+    registerPoolMetrics(scriptedPool('plain').pool, registry);
+    const lines = linesOf(await registry.metrics());
+    expect(lines.filter((line) => line.startsWith('enhanced_pool_query_'))).toEqual([]);
+  });
+
+  it('follows a real pool: in flight while a statement runs, queued behind the bound', async () => {
+    const clock = createFakeClock();
+    const driver = createFakeDriver({ clock, queryLatencyMs: 10 });
+    const pool = createPool({
+      driver,
+      clock,
+      name: 'real',
+      maxSize: 1,
+      healthCheckIntervalMs: 0,
+      sizingIntervalMs: 0,
+      query: { maxInFlightPerConnection: 2 },
+    });
+    const registry = new Registry();
+    registerPoolMetrics(pool, registry);
+    const calls = Array.from({ length: 5 }, () => pool.query('SELECT 1'));
+    await clock.flush();
+    let lines = linesOf(await registry.metrics());
+    expect(lines).toContain('enhanced_pool_query_statements_in_flight{pool="real"} 2');
+    expect(lines).toContain('enhanced_pool_query_statements_queued{pool="real"} 3');
+    expect(lines).toContain('enhanced_pool_query_shared_connections{pool="real"} 1');
+    for (let step = 0; step < 6; step++) await clock.advanceAsync(10);
+    await Promise.all(calls);
+    lines = linesOf(await registry.metrics());
+    expect(lines).toContain('enhanced_pool_query_statements_in_flight{pool="real"} 0');
+    expect(lines).toContain(
+      'enhanced_pool_query_statements_total{pool="real",outcome="succeeded"} 5',
+    );
+    await pool.close();
   });
 });

@@ -1,5 +1,11 @@
 import { type Disposable, ERROR_REASONS, InvalidOptionError } from '@enhanced-pool/core';
-import type { LatencySummary, PoolMetricsSource, PoolStatsForMetrics } from '../sources.js';
+import type {
+  LatencySummary,
+  PoolMetricsSource,
+  PoolSnapshotForMetrics,
+  PoolStatsForMetrics,
+  QueryStatsForMetrics,
+} from '../sources.js';
 import { type AnyRegistry, createMetricSets, type RegistrableMetric } from './metric-sets.js';
 import { emitOneHotState } from './one-hot-state.js';
 import {
@@ -20,7 +26,7 @@ const POOL_BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated', 'disable
  */
 const REASON_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 
-const poolMetricSets = createMetricSets<PoolStatsForMetrics>({
+const poolMetricSets = createMetricSets<PoolSnapshotForMetrics>({
   createMetrics: createPoolMetrics,
   duplicateLabel: (label) =>
     new InvalidOptionError(
@@ -43,12 +49,29 @@ export function registerPoolMetrics(
   options?: PrometheusPoolMetricsOptions,
 ): Disposable {
   const { prefix } = resolvePoolMetricsOptions(options);
-  return poolMetricSets.attach(registry, prefix, pool.name, () => pool.getStats());
+  return poolMetricSets.attach(registry, prefix, pool.name, () => snapshot(pool));
 }
+
+/** One read of the pool per scrape: its stats, and `pool.query()`'s figures when it has them. */
+function snapshot(pool: PoolMetricsSource): PoolSnapshotForMetrics {
+  const stats = pool.getStats();
+  if (typeof pool.getQueryStats !== 'function') return stats;
+  return { ...stats, query: pool.getQueryStats() };
+}
+
+/** `pool.query()` outcomes, the `outcome` label of `query_statements_total`. */
+const QUERY_OUTCOMES = [
+  ['succeeded', (query: QueryStatsForMetrics) => query.succeeded],
+  ['failed', (query: QueryStatsForMetrics) => query.failed],
+  ['refused', (query: QueryStatsForMetrics) => query.refused],
+  ['aborted', (query: QueryStatsForMetrics) => query.aborted],
+  ['timeout', (query: QueryStatsForMetrics) => query.timeouts],
+  ['queue_full', (query: QueryStatsForMetrics) => query.exhausted],
+] as const;
 
 function createPoolMetrics(
   prefix: string,
-  sources: ScrapedSources<PoolStatsForMetrics>,
+  sources: ScrapedSources<PoolSnapshotForMetrics>,
 ): readonly RegistrableMetric[] {
   /** A metric with one series per pool; `fill` adds the labels beyond `pool`. */
   const each =
@@ -56,7 +79,7 @@ function createPoolMetrics(
       fill: (
         emit: EmitSample<TLabel | 'pool'>,
         labels: { readonly pool: string },
-        stats: PoolStatsForMetrics,
+        stats: PoolSnapshotForMetrics,
       ) => void,
     ) =>
     (emit: EmitSample<TLabel | 'pool'>): void => {
@@ -75,6 +98,16 @@ function createPoolMetrics(
       help,
       labelNames: ['pool'],
       collect: each((emit, labels, stats) => emit(labels, read(stats))),
+    });
+  /** A gauge of `pool.query()`'s figures; no series for a pool without them. */
+  const queryGauge = (name: string, help: string, read: (query: QueryStatsForMetrics) => number) =>
+    createScrapedGauge({
+      name: prefix + name,
+      help,
+      labelNames: ['pool'],
+      collect: each((emit, labels, stats) => {
+        if (stats.query !== undefined) emit(labels, read(stats.query));
+      }),
     });
   const histogram = (
     name: string,
@@ -182,6 +215,31 @@ function createPoolMetrics(
       'Leases reported by leak detection (held longer than leakDetectionMs).',
       (stats) => stats.leaks,
     ),
+    queryGauge(
+      'query_statements_in_flight',
+      'pool.query() statements sent on shared connections and not yet answered.',
+      (query) => query.inFlight,
+    ),
+    queryGauge(
+      'query_statements_queued',
+      'pool.query() statements waiting for room on a shared connection (the queue depth).',
+      (query) => query.queued,
+    ),
+    queryGauge(
+      'query_shared_connections',
+      'Connections held for pool.query() now (part of the active connections).',
+      (query) => query.sharedConnections,
+    ),
+    createScrapedCounter({
+      name: `${prefix}query_statements_total`,
+      help: 'pool.query() statements by outcome: succeeded, failed (the driver answered with an error), refused (session state, before sending), aborted (through their signal), timeout (no room within acquireTimeoutMs) or queue_full (maxWaiting).',
+      labelNames: ['pool', 'outcome'],
+      collect: each<'outcome'>((emit, labels, stats) => {
+        const query = stats.query;
+        if (query === undefined) return;
+        for (const [outcome, read] of QUERY_OUTCOMES) emit({ ...labels, outcome }, read(query));
+      }),
+    }),
     histogram(
       'acquire_wait_seconds',
       'Seconds from acquire() to the lease (0 for an acquire served from idle at once).',
