@@ -1,5 +1,7 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import {
   CircuitOpenError,
@@ -11,8 +13,10 @@ import {
   toDisposable,
 } from '@enhanced-pool/core';
 import { classifyPgError } from '@enhanced-pool/driver-pg';
+import { registerBreakerMetrics, registerPoolMetrics } from '@enhanced-pool/metrics/prometheus';
 import type { PoolStats } from '@enhanced-pool/pool';
-import type { PostgresServer } from '@enhanced-pool/testing';
+import type { FaultProxy, PostgresServer } from '@enhanced-pool/testing';
+import { Registry } from 'prom-client';
 import { DASHBOARD_HTML } from './dashboard.js';
 import {
   createEventLog,
@@ -21,21 +25,31 @@ import {
   type LoggedEvent,
   type ThrottledLog,
 } from './event-log.js';
+import { RESILIENCE_OPTIONS } from './example-pool.js';
 import {
   createFaults,
   FAULT_NAMES,
   FaultError,
   type FaultName,
+  type FaultParameters,
   type Faults,
   type FaultsStatus,
 } from './faults.js';
+import { intervalPercentiles } from './interval-percentiles.js';
 import {
   createLoadGenerator,
   errorCode,
   type LoadGenerator,
   type LoadStatus,
 } from './load-generator.js';
-import { createOrder, listOrders, type OrdersPool, orderTraffic, parseNewOrder } from './orders.js';
+import {
+  importMolecules,
+  listMolecules,
+  type MoleculesPool,
+  moleculeTraffic,
+  parseImport,
+  parseLimit,
+} from './molecules.js';
 import {
   type BreakerStateChange,
   breakerState,
@@ -62,10 +76,12 @@ const MAX_SSE_BACKLOG_BYTES = 1024 * 1024;
 /** Options of {@link createApp}. */
 export interface AppOptions {
   /** The pool the service runs its queries through. The app never closes it. */
-  readonly pool: OrdersPool;
-  /** The database server (from `startPostgres()`), for fault injection and the server panel. */
+  readonly pool: MoleculesPool;
+  /** The database server, for the faults only a real server can do and the header. */
   readonly server: PostgresServer;
-  /** The pool's `application_name`, so `kill-idle` terminates only this service's backends. */
+  /** The fault proxy between the pool and the server. The app never closes it. */
+  readonly proxy: FaultProxy;
+  /** The pool's `application_name`, so `terminate-*` ends only this service's backends. */
   readonly applicationName: string;
   /**
    * Where to listen. Loopback only: `127.0.0.1`, `::1` or `localhost`.
@@ -73,8 +89,9 @@ export interface AppOptions {
    */
   readonly host?: string;
   /**
-   * How often a snapshot is pushed to Server-Sent Events clients.
-   * @default 500
+   * How often the figures are sampled, kept for the charts and pushed to Server-Sent Events
+   * clients.
+   * @default 1_000
    */
   readonly snapshotIntervalMs?: number;
   /**
@@ -106,7 +123,7 @@ export interface DatabaseView {
 const HISTORY_MS = 60_000;
 
 /**
- * One sample of the chart's figures, taken every `snapshotIntervalMs`. `ok` and `errors` are the
+ * One sample of the charts' figures, taken every `snapshotIntervalMs`. `ok` and `errors` are the
  * load generator's running totals; the dashboard turns them into rates.
  */
 export interface HistoryPoint {
@@ -116,8 +133,30 @@ export interface HistoryPoint {
   readonly active: number;
   readonly idle: number;
   readonly pending: number;
+  /** The adaptive sizer's target size. */
+  readonly target: number;
+  /**
+   * Share of the pool's connection time spent leased since the last sample (0 to 1): the
+   * figure the sizer steers toward `targetUtilization`.
+   */
+  readonly utilization: number;
+  /** Acquire wait percentiles of the leases handed out since the last sample; null: none. */
+  readonly waitP50Ms: number | null;
+  readonly waitP99Ms: number | null;
   readonly ok: number;
   readonly errors: number;
+  /** The connection breaker's state at the sample. */
+  readonly breaker: string;
+  /**
+   * The health checks that finished since the last sample: `unhealthy` if any was, `healthy`
+   * if all were, `null` if none finished.
+   */
+  readonly health: 'healthy' | 'unhealthy' | null;
+}
+
+/** What the sizer aims for, so the charts can draw it. */
+export interface SizingView {
+  readonly targetUtilization: number;
 }
 
 /** What `/api/stats` and every Server-Sent Events `snapshot` carry. */
@@ -134,6 +173,7 @@ export interface Snapshot {
     readonly ageMs: number | undefined;
   };
   readonly probes: ProbeView;
+  readonly sizing: SizingView;
   readonly database: DatabaseView;
   readonly faults: FaultsStatus;
   readonly load: LoadStatus;
@@ -179,12 +219,13 @@ export function createApp(options: AppOptions): App {
   if (!LOOPBACK_HOSTS.has(host)) {
     throw new InvalidOptionError('host', host, 'a loopback host: 127.0.0.1, ::1 or localhost');
   }
-  const snapshotIntervalMs = numberOption('snapshotIntervalMs', options.snapshotIntervalMs, 500, {
+  const snapshotIntervalMs = numberOption('snapshotIntervalMs', options.snapshotIntervalMs, 1_000, {
     min: 50,
     max: 60_000,
   });
   const events = options.events ?? createEventLog();
   const faults = createFaults({
+    proxy: options.proxy,
     server,
     applicationName,
     events,
@@ -193,7 +234,7 @@ export function createApp(options: AppOptions): App {
       : { restartDowntimeMs: options.restartDowntimeMs }),
   });
   const load = createLoadGenerator({
-    operation: orderTraffic(pool),
+    operation: moleculeTraffic(pool),
     classify: callerErrorCode,
     ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
   });
@@ -234,6 +275,7 @@ export function createApp(options: AppOptions): App {
               ),
       },
       probes: probePool(pool),
+      sizing: { targetUtilization: RESILIENCE_OPTIONS.targetUtilization },
       database,
       faults: faults.status(),
       load: load.status(),
@@ -242,6 +284,27 @@ export function createApp(options: AppOptions): App {
 
   const throttled = createThrottledLog(events);
   subscribeToPool(pool, throttled, events, subscriptions);
+
+  // Prometheus: the pool's and its breaker's figures, read at scrape time.
+  const registry = new Registry();
+  subscriptions.push(registerPoolMetrics(pool, registry));
+  if (pool.connCircuitBreaker !== undefined) {
+    subscriptions.push(
+      registerBreakerMetrics(pool.connCircuitBreaker, registry, { name: pool.getStats().name }),
+    );
+  }
+
+  /** Health checks finished since the last sample, for the timeline. */
+  let checksHealthy = 0;
+  let checksUnhealthy = 0;
+  subscriptions.push(
+    onOptionalPoolEvent<HealthReportView>(pool, 'healthCheck', (report) => {
+      if (report.healthy) checksHealthy += 1;
+      else checksUnhealthy += 1;
+    }),
+  );
+  let previousStats: PoolStats | undefined;
+  let previousAt = performance.now();
 
   const writeSse = (response: ServerResponse, type: string, data: unknown): void => {
     if (response.writableLength > MAX_SSE_BACKLOG_BYTES) {
@@ -262,15 +325,35 @@ export function createApp(options: AppOptions): App {
 
   const tick = (): void => {
     const data = snapshot();
+    const stats = data.pool;
+    const now = performance.now();
+    const wait = intervalPercentiles(previousStats?.acquireWaitSeconds, stats.acquireWaitSeconds);
+    // Leased seconds of the leases that ended, over the connection seconds the pool held.
+    const leasedSeconds = stats.useSeconds.sumSeconds - (previousStats?.useSeconds.sumSeconds ?? 0);
+    const heldSeconds = ((now - previousAt) / 1_000) * Math.max(stats.poolSize, 1);
+    const fromLeases = heldSeconds > 0 ? leasedSeconds / heldSeconds : 0;
+    const instant = stats.poolSize > 0 ? stats.activeConnections / stats.poolSize : 0;
+    // Long leases end after the interval they filled: the instant figure keeps them visible.
+    const utilization = Math.min(1, Math.max(fromLeases, instant));
+    previousStats = stats;
+    previousAt = now;
     history.push({
       t: data.at,
-      size: data.pool.poolSize,
-      active: data.pool.activeConnections,
-      idle: data.pool.idleConnections,
-      pending: data.pool.pending,
+      size: stats.poolSize,
+      active: stats.activeConnections,
+      idle: stats.idleConnections,
+      pending: stats.pending,
+      target: stats.targetSize,
+      utilization: Math.round(utilization * 1_000) / 1_000,
+      waitP50Ms: wait.p50Ms === null ? null : Math.round(wait.p50Ms * 100) / 100,
+      waitP99Ms: wait.p99Ms === null ? null : Math.round(wait.p99Ms * 100) / 100,
       ok: data.load.ok,
       errors: data.load.errors,
+      breaker: data.breaker.state,
+      health: checksUnhealthy > 0 ? 'unhealthy' : checksHealthy > 0 ? 'healthy' : null,
     });
+    checksHealthy = 0;
+    checksUnhealthy = 0;
     if (history.length > historyLength) history.shift();
     // Callers' errors, summed over a second, so an outage reads as a few lines, not thousands.
     if (data.at - lastErrorsAt >= 1_000) {
@@ -287,7 +370,8 @@ export function createApp(options: AppOptions): App {
       lastErrorsAt = data.at;
     }
     throttled.flush();
-    for (const client of sseClients) writeSse(client, 'snapshot', data);
+    const point = history[history.length - 1];
+    for (const client of sseClients) writeSse(client, 'snapshot', { ...data, point });
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -306,12 +390,24 @@ export function createApp(options: AppOptions): App {
         response.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
-          // The page is self-contained: nothing may be fetched from anywhere else.
+          // Nothing may be fetched from anywhere else: uPlot comes from this server.
           'content-security-policy':
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+            "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
         });
         response.end(DASHBOARD_HTML);
         return;
+      case 'GET /assets/uPlot.iife.min.js':
+      case 'GET /assets/uPlot.min.css': {
+        const file = url.pathname.slice('/assets/'.length);
+        const type = file.endsWith('.css') ? 'text/css' : 'text/javascript';
+        response.writeHead(200, {
+          'content-type': `${type}; charset=utf-8`,
+          'cache-control': 'public, max-age=3600',
+        });
+        response.end(await uplotAsset(file));
+        return;
+      }
+      case 'GET /healthz':
       case 'GET /livez': {
         const { live } = probePool(pool);
         sendJson(response, live ? 200 : 503, { live });
@@ -322,21 +418,31 @@ export function createApp(options: AppOptions): App {
         sendJson(response, ready ? 200 : 503, { ready, reasons });
         return;
       }
+      case 'GET /metrics': {
+        const text = await registry.metrics();
+        response.writeHead(200, {
+          'content-type': registry.contentType,
+          'cache-control': 'no-store',
+        });
+        response.end(text);
+        return;
+      }
       case 'GET /api/stats':
         sendJson(response, 200, { ...snapshot(), events: events.recent(), history });
         return;
       case 'GET /api/events':
         openEventStream(response);
         return;
-      case 'GET /api/orders': {
-        const limitParameter = url.searchParams.get('limit');
-        const limit = limitParameter === null ? 20 : Number(limitParameter);
-        sendJson(response, 200, { orders: await listOrders(pool, { limit, signal }) });
+      case 'GET /molecules': {
+        const limit = parseLimit(url.searchParams.get('limit'));
+        sendJson(response, 200, { molecules: await listMolecules(pool, { limit, signal }) });
         return;
       }
-      case 'POST /api/orders': {
-        const order = parseNewOrder(await readJson(request));
-        sendJson(response, 201, await createOrder(pool, order, { signal }));
+      case 'POST /molecules': {
+        const molecules = parseImport(await readJson(request));
+        sendJson(response, 201, {
+          molecules: await importMolecules(pool, molecules, { signal }),
+        });
         return;
       }
       case 'GET /api/load':
@@ -366,8 +472,11 @@ export function createApp(options: AppOptions): App {
       : undefined;
     if (fault !== undefined && FAULT_NAMES.includes(fault)) {
       if (request.method !== 'POST') throw methodNotAllowed('POST');
-      await readJson(request);
-      const result = await faults.inject(fault);
+      const body = await readJson(request);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new HttpError(400, 'INVALID_BODY', 'Send a JSON object, e.g. { "seconds": 5 }');
+      }
+      const result = await faults.inject(fault, body as FaultParameters);
       sendJson(response, 200, { fault, result: result ?? null, status: faults.status() });
       return;
     }
@@ -414,6 +523,7 @@ export function createApp(options: AppOptions): App {
     close() {
       closing ??= (async () => {
         if (ticker !== undefined) clearInterval(ticker);
+        faults.close();
         for (const subscription of subscriptions.splice(0)) subscription.dispose();
         for (const client of sseClients) client.end();
         sseClients.clear();
@@ -436,15 +546,30 @@ export function createApp(options: AppOptions): App {
   };
 }
 
+const requireFromHere = createRequire(import.meta.url);
+const assets = new Map<string, Promise<Buffer>>();
+
+/** uPlot's browser build, read once from the app's own dependency: no CDN. */
+function uplotAsset(file: string): Promise<Buffer> {
+  let asset = assets.get(file);
+  if (asset === undefined) {
+    asset = readFile(requireFromHere.resolve(`uplot/dist/${file}`));
+    assets.set(file, asset);
+  }
+  return asset;
+}
+
 /** Paths and the one method each accepts, for a 405 that says which. */
 const KNOWN_PATHS: ReadonlyMap<string, string> = new Map([
   ['/', 'GET'],
   ['/index.html', 'GET'],
   ['/livez', 'GET'],
+  ['/healthz', 'GET'],
   ['/readyz', 'GET'],
+  ['/metrics', 'GET'],
+  ['/molecules', 'GET, POST'],
   ['/api/stats', 'GET'],
   ['/api/events', 'GET'],
-  ['/api/orders', 'GET, POST'],
   ['/api/load', 'GET, POST'],
   ['/api/health-check', 'POST'],
 ]);
@@ -579,7 +704,7 @@ export function callerErrorCode(error: unknown): string {
  * go through `throttled`, so they are summarised instead of flooding the log.
  */
 function subscribeToPool(
-  pool: OrdersPool,
+  pool: MoleculesPool,
   throttled: ThrottledLog,
   events: EventLog,
   into: Disposable[],

@@ -1,8 +1,9 @@
 /**
- * The dashboard: one self-contained page (inline CSS and vanilla JavaScript, no CDN, no build
- * step), because the service must work on a machine without internet access. It reads
- * `/api/stats` once, then follows `/api/events` (Server-Sent Events), and draws the last minute
- * of figures on canvases.
+ * The dashboard: one page with inline CSS and vanilla JavaScript, and charts drawn by uPlot
+ * (about 50 KB), which the service serves from its own dependency at `/assets/`: no CDN, no
+ * build step, so it works on a machine without internet access. It reads `/api/stats` once
+ * (the last minute of samples), then follows `/api/events` (Server-Sent Events): one sample a
+ * second, and every event as it happens.
  *
  * Kept as a TypeScript string so the bundler ships it inside `dist/main.js` with no loader and
  * no file to copy. The page's script avoids backticks so it fits in this template.
@@ -14,6 +15,8 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>enhanced-pool · example service</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/uPlot.min.css">
+<script src="/assets/uPlot.iife.min.js"></script>
 <style>
   :root {
     color-scheme: dark;
@@ -37,6 +40,8 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .badge-label { color: var(--muted); font-size: 12px; margin-right: 3px; }
   main { padding: 14px 18px; display: grid; gap: 14px; }
   .tiles { display: grid; grid-template-columns: repeat(9, 1fr); gap: 10px; }
+  @media (max-width: 1100px) { .tiles { grid-template-columns: repeat(3, 1fr); }
+    .charts, .cols { grid-template-columns: 1fr; } }
   .tile { background: var(--panel); border: 1px solid var(--line); border-radius: 8px;
     padding: 8px 10px; }
   .tile .label { color: var(--muted); font-size: 12px; }
@@ -47,17 +52,27 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     padding: 10px 12px; min-width: 0; }
   .panel h2 { font-size: 13px; margin: 0 0 8px; color: var(--muted); font-weight: 600;
     text-transform: uppercase; letter-spacing: .04em; }
-  canvas { width: 100%; height: 190px; display: block; }
-  .legend { display: flex; gap: 14px; font-size: 12px; color: var(--muted); margin-top: 4px; }
-  .legend i { display: inline-block; width: 10px; height: 3px; margin-right: 5px;
-    vertical-align: middle; }
+  .chart { width: 100%; min-height: 200px; }
+  .chart.timeline { min-height: 120px; }
+  .panel.wide { grid-column: 1 / -1; }
+  .uplot { font-family: inherit; }
+  .u-legend { font-size: 12px; color: var(--muted); }
+  .u-legend .u-series > * { padding: 1px 4px; }
+  .u-legend th { font-weight: 500; }
+  .u-select { background: rgba(88,166,255,.15); }
+  .fault input[type=number] { width: 64px; background: #0f1419; color: var(--text);
+    border: 1px solid #3b4450; border-radius: 6px; padding: 5px 6px; font: inherit; }
+  .fault .row { display: flex; gap: 6px; align-items: center; }
+  .server-faults { margin-top: 8px; padding-top: 8px; border-top: 1px solid var(--line); }
+  .server-faults h3 { font-size: 12px; color: var(--muted); margin: 0 0 6px; font-weight: 600; }
+  #active-fault { font-weight: 600; color: var(--amber); min-height: 18px; margin-bottom: 6px; }
   .cols { display: grid; grid-template-columns: 1.15fr 1fr 1fr; gap: 14px; }
   button { background: #21262d; color: var(--text); border: 1px solid #3b4450; border-radius: 6px;
     padding: 6px 10px; font: inherit; cursor: pointer; }
   button:hover:not(:disabled) { border-color: var(--blue); }
   button:disabled { opacity: .45; cursor: not-allowed; }
   button.danger:not(:disabled) { border-color: #6e3630; }
-  .fault { display: grid; grid-template-columns: 170px 1fr; gap: 8px; align-items: center;
+  .fault { display: grid; grid-template-columns: 230px 1fr; gap: 8px; align-items: center;
     margin-bottom: 6px; }
   .fault .why { color: var(--muted); font-size: 12px; }
   .load { margin-top: 12px; padding-top: 10px; border-top: 1px solid var(--line); }
@@ -75,10 +90,12 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .codes { font-family: ui-monospace, monospace; font-size: 12px; }
 </style>
 </head>
+
 <body>
 <header>
   <div><h1>enhanced-pool · example service</h1><div class="db" id="db">connecting…</div></div>
   <span class="spacer"></span>
+  <span><span class="badge-label">proxy</span><span class="badge" id="proxy">?</span></span>
   <span><span class="badge-label">server</span><span class="badge" id="server">?</span></span>
   <span><span class="badge-label">breaker</span><span class="badge" id="breaker">?</span></span>
   <span><span class="badge-label">live</span><span class="badge" id="live">?</span></span>
@@ -90,35 +107,37 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     <div class="tile"><div class="label">pool size</div><div class="value" id="t-size">–</div><div class="sub" id="t-size-sub"></div></div>
     <div class="tile"><div class="label">active</div><div class="value" id="t-active">–</div><div class="sub">leased or checking</div></div>
     <div class="tile"><div class="label">idle</div><div class="value" id="t-idle">–</div><div class="sub">ready to hand out</div></div>
-    <div class="tile"><div class="label">pending</div><div class="value" id="t-pending">–</div><div class="sub" id="t-pending-sub"></div></div>
+    <div class="tile"><div class="label">pending</div><div class="value" id="t-pending">–</div><div class="sub">waiting for a connection</div></div>
     <div class="tile"><div class="label">ops/s</div><div class="value" id="t-ops">–</div><div class="sub" id="t-ops-sub"></div></div>
     <div class="tile"><div class="label">errors/s</div><div class="value" id="t-errors">–</div><div class="sub" id="t-errors-sub"></div></div>
-    <div class="tile"><div class="label">latency p50</div><div class="value" id="t-p50">–</div><div class="sub">ms, last 5 s</div></div>
-    <div class="tile"><div class="label">latency p99</div><div class="value" id="t-p99">–</div><div class="sub">ms, last 5 s</div></div>
+    <div class="tile"><div class="label">wait p99</div><div class="value" id="t-wait">–</div><div class="sub">ms, last second</div></div>
+    <div class="tile"><div class="label">latency p99</div><div class="value" id="t-p99">–</div><div class="sub" id="t-p99-sub">ms, last 5 s</div></div>
     <div class="tile"><div class="label">workers</div><div class="value" id="t-workers">–</div><div class="sub" id="t-workers-sub"></div></div>
   </section>
   <section class="charts">
-    <div class="panel">
-      <h2>Connections (last 60 s)</h2>
-      <canvas id="chart-pool"></canvas>
-      <div class="legend" id="legend-pool"></div>
-    </div>
-    <div class="panel">
-      <h2>Throughput (last 60 s)</h2>
-      <canvas id="chart-ops"></canvas>
-      <div class="legend" id="legend-ops"></div>
-    </div>
+    <div class="panel"><h2>Connections (last 60 s)</h2><div class="chart" id="chart-pool"></div></div>
+    <div class="panel"><h2>Utilisation against the sizer’s target</h2><div class="chart" id="chart-util"></div></div>
+    <div class="panel"><h2>Acquire wait (ms, each second)</h2><div class="chart" id="chart-wait"></div></div>
+    <div class="panel"><h2>Throughput and errors (per second)</h2><div class="chart" id="chart-ops"></div></div>
+    <div class="panel wide"><h2>Breaker state and health checks</h2><div class="chart timeline" id="chart-timeline"></div></div>
   </section>
   <section class="cols">
     <div class="panel">
       <h2>Make the database misbehave</h2>
-      <div class="fault"><button class="danger" data-fault="kill-idle">Kill idle connections</button><span class="why" data-why="kill-idle"></span></div>
-      <div class="fault"><button class="danger" data-fault="kill-all">Kill all connections</button><span class="why" data-why="kill-all"></span></div>
-      <div class="fault"><button class="danger" data-fault="restart">Restart server (crash)</button><span class="why" data-why="restart"></span></div>
-      <div class="fault"><button class="danger" data-fault="stop">Stop server</button><span class="why" data-why="stop"></span></div>
-      <div class="fault"><button data-fault="start">Start server</button><span class="why" data-why="start"></span></div>
+      <div id="active-fault"></div>
+      <div class="fault"><div class="row"><button class="danger" data-fault="outage">Outage for</button><input type="number" id="outage-seconds" value="5" min="0.1" max="300" step="1"> s</div><span class="why">cut every connection, refuse new ones, then let traffic through</span></div>
+      <div class="fault"><button class="danger" data-fault="kill">Kill all connections</button><span class="why">cut every open connection at once</span></div>
+      <div class="fault"><div class="row"><button class="danger" data-fault="blackhole">Blackhole for</button><input type="number" id="blackhole-seconds" value="5" min="0.1" max="300" step="1"> s</div><span class="why">connects hang, open connections go silent</span></div>
+      <div class="fault"><div class="row"><button class="danger" data-fault="latency">Add latency</button><input type="number" id="latency-ms" value="200" min="0" max="10000" step="50"> ms</div><span class="why" id="latency-now">to every round trip (0 removes it)</span></div>
+      <div class="fault"><button data-fault="heal">Heal</button><span class="why">end every fault above</span></div>
+      <div class="server-faults" id="server-faults" hidden>
+        <h3>On the database server itself</h3>
+        <div class="fault" data-server-fault="terminate-idle"><button class="danger" data-fault="terminate-idle">Terminate idle backends</button><span class="why" data-why="terminate-idle">pg_terminate_backend on the pool’s idle connections</span></div>
+        <div class="fault" data-server-fault="terminate-all"><button class="danger" data-fault="terminate-all">Terminate all backends</button><span class="why" data-why="terminate-all">pg_terminate_backend, busy ones included</span></div>
+        <div class="fault" data-server-fault="restart"><button class="danger" data-fault="restart">Restart server (crash)</button><span class="why" data-why="restart">immediate stop, a few seconds down, start</span></div>
+      </div>
       <div class="load">
-        <label for="workers">Load: <b id="workers-label">0</b> concurrent workers (queries back to back through the pool)</label>
+        <label for="workers">Load: <b id="workers-label">0</b> concurrent workers (molecule reads and imports through the pool)</label>
         <input type="range" id="workers" min="0" max="64" step="1" value="0">
       </div>
       <button id="health-check">Run health check now</button>
@@ -144,11 +163,12 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 <script>
 (function () {
   'use strict';
-  var WINDOW_MS = 60000;
+  var WINDOW_S = 60;
   var history = [];
   var events = {};
   var latest = null;
   var sliderBusy = false;
+  var charts = {};
 
   function $(id) { return document.getElementById(id); }
   function fmt(n, digits) {
@@ -170,24 +190,25 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   function toast(text) { $('toast').textContent = text; }
 
   var BREAKER_COLOURS = { closed: 'green', 'half-open': 'amber', open: 'red', isolated: 'purple' };
-  var SERVER_COLOURS = { up: 'green', down: 'red', restarting: 'amber', stopping: 'amber',
-    starting: 'amber', unknown: '' };
+  var BREAKER_FILL = { closed: '#3fb950', 'half-open': '#d29922', open: '#f85149',
+    isolated: '#bc8cff', disabled: '#6e7681', unavailable: '#6e7681' };
+  var BREAKER_LEVEL = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
+  var BREAKER_NAMES = ['closed', 'half-open', 'open', 'isolated'];
+  var PROXY_COLOURS = { forwarding: 'green', refusing: 'red', outage: 'red', blackhole: 'purple' };
+  var SERVER_COLOURS = { up: 'green', restarting: 'amber', unknown: '' };
+  var AXIS = { stroke: '#8a97a6', grid: { stroke: '#2a3541', width: 1 },
+    ticks: { stroke: '#2a3541', width: 1 } };
 
-  function pointOf(s) {
-    return { t: s.at, size: s.pool.poolSize, active: s.pool.activeConnections,
-      idle: s.pool.idleConnections, pending: s.pool.pending, ok: s.load.ok, errors: s.load.errors };
-  }
-
-  /** Adds samples in time order, with ops/s and errors/s from the running totals before. */
+  /** Adds samples in time order (the stream and /api/stats may overlap), with rates. */
   function addPoints(points) {
     var byTime = {};
     history.concat(points).forEach(function (point) { byTime[point.t] = point; });
-    var sorted = Object.keys(byTime).map(Number).sort(function (a, b) { return a - b; });
-    var end = sorted.length ? sorted[sorted.length - 1] : 0;
+    var times = Object.keys(byTime).map(Number).sort(function (a, b) { return a - b; });
+    var end = times.length ? times[times.length - 1] : 0;
     history = [];
-    sorted.forEach(function (t) {
+    times.forEach(function (t) {
+      if (t < end - WINDOW_S * 1000) return;
       var point = byTime[t];
-      if (t < end - WINDOW_MS) return;
       var before = history.length ? history[history.length - 1] : null;
       var dt = before ? (t - before.t) / 1000 : 0;
       point.ops = dt > 0 ? Math.max(0, (point.ok - before.ok) / dt) : 0;
@@ -196,16 +217,133 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     });
   }
 
+  function column(key) { return history.map(function (p) { return p[key]; }); }
+
+  function size(el) {
+    return { width: Math.max(300, el.clientWidth), height: el.classList.contains('timeline') ? 120 : 200 };
+  }
+
+  function lineSeries(label, colour, extra) {
+    var series = { label: label, stroke: colour, width: 2, points: { show: false } };
+    for (var key in extra || {}) series[key] = extra[key];
+    return series;
+  }
+
+  function makeChart(id, series, scales, axes, hooks) {
+    var el = $(id);
+    var dims = size(el);
+    var empty = series.map(function () { return []; });
+    // Every chart shows the same last minute, however many samples there are yet.
+    scales.x = { time: true, range: function (u, min, max) {
+      return max === null || max === undefined ? [min, max] : [max - WINDOW_S, max];
+    } };
+    var chart = new uPlot({
+      width: dims.width, height: dims.height,
+      series: [{ label: 'time', value: '{HH}:{mm}:{ss}' }].concat(series),
+      scales: scales,
+      axes: [AXIS].concat(axes),
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      hooks: hooks || {}
+    }, [[]].concat(empty), el);
+    charts[id.replace('chart-', '')] = chart;
+    return chart;
+  }
+
+  function axis(extra) {
+    var result = {};
+    for (var key in AXIS) result[key] = AXIS[key];
+    for (var k in extra || {}) result[k] = extra[k];
+    return result;
+  }
+
+  function buildCharts() {
+    makeChart('chart-pool', [
+      lineSeries('size', '#58a6ff'),
+      lineSeries('active', '#3fb950'),
+      lineSeries('idle', '#8a97a6', { width: 1.5 }),
+      lineSeries('pending', '#d29922'),
+      lineSeries('sizer target', '#bc8cff', { dash: [6, 4], width: 1.5 })
+    ], { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max, 2)]; } } },
+    [axis({ size: 40 })]);
+    makeChart('chart-util', [
+      lineSeries('utilisation', '#39c5cf', { value: function (u, v) { return v === null || v === undefined ? '–' : Math.round(v * 100) + ' %'; } }),
+      lineSeries('targetUtilization', '#bc8cff', { dash: [6, 4], width: 1.5, value: function (u, v) { return v === null || v === undefined ? '–' : Math.round(v * 100) + ' %'; } })
+    ], { x: { time: true }, y: { range: [0, 1] } },
+    [axis({ size: 52, values: function (u, vals) { return vals.map(function (v) { return Math.round(v * 100) + '%'; }); } })]);
+    makeChart('chart-wait', [
+      lineSeries('p50', '#3fb950', { value: function (u, v) { return v === null || v === undefined ? '–' : fmt(v, 2) + ' ms'; } }),
+      lineSeries('p99', '#f85149', { value: function (u, v) { return v === null || v === undefined ? '–' : fmt(v, 2) + ' ms'; } })
+    ], { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max || 0, 1)]; } } },
+    [axis({ size: 48 })]);
+    makeChart('chart-ops', [
+      lineSeries('ok/s', '#39c5cf', { scale: 'ops', value: function (u, v) { return fmt(v); } }),
+      lineSeries('errors/s', '#f85149', { scale: 'errs', value: function (u, v) { return fmt(v, 1); } })
+    ], { x: { time: true }, ops: { range: function (u, min, max) { return [0, Math.max(max || 0, 10)]; } },
+      errs: { range: function (u, min, max) { return [0, Math.max(max || 0, 1)]; } } },
+    [axis({ scale: 'ops', size: 48 }), axis({ scale: 'errs', side: 1, size: 40, stroke: '#f85149', grid: { show: false } })]);
+    makeChart('chart-timeline', [
+      { label: 'breaker', stroke: '#3fb950', scale: 'lanes', paths: function () { return null; },
+        points: { show: false }, value: function (u, v) { return v === null || v === undefined ? '–' : BREAKER_NAMES[v]; } },
+      { label: 'health check', stroke: '#58a6ff', scale: 'lanes', paths: function () { return null; },
+        points: { show: false }, value: function (u, v) { return v === null || v === undefined ? '–' : (v ? 'healthy' : 'UNHEALTHY'); } }
+    ], { x: { time: true }, lanes: { range: [0, 2] } },
+    [axis({ scale: 'lanes', size: 60, splits: function () { return [0.5, 1.5]; },
+      values: function (u, vals) { return vals.map(function (v) { return v > 1 ? 'breaker' : 'health'; }); },
+      grid: { show: false } })],
+    { draw: [drawTimeline] });
+  }
+
+  /** The timeline's lanes: the breaker's state as coloured spans, each health check as a dot. */
+  function drawTimeline(u) {
+    var xs = u.data[0];
+    if (!xs.length) return;
+    var ctx = u.ctx;
+    var top = u.valToPos(2, 'lanes', true), middle = u.valToPos(1, 'lanes', true),
+      bottom = u.valToPos(0, 'lanes', true);
+    ctx.save();
+    for (var i = 0; i < xs.length; i++) {
+      var x0 = u.valToPos(xs[i], 'x', true);
+      var x1 = i + 1 < xs.length ? u.valToPos(xs[i + 1], 'x', true) : u.bbox.left + u.bbox.width;
+      var state = history[i] ? history[i].breaker : 'closed';
+      ctx.fillStyle = BREAKER_FILL[state] || '#6e7681';
+      ctx.fillRect(x0, top + 4, Math.max(1, x1 - x0), middle - top - 8);
+      var health = history[i] ? history[i].health : null;
+      if (health) {
+        ctx.fillStyle = health === 'healthy' ? '#3fb950' : '#f85149';
+        ctx.beginPath();
+        ctx.arc(x0, (middle + bottom) / 2, 5 * devicePixelRatio, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    }
+    ctx.restore();
+  }
+
+  function updateCharts() {
+    var xs = history.map(function (p) { return p.t / 1000; });
+    var target = latest ? latest.sizing.targetUtilization : null;
+    charts.pool.setData([xs, column('size'), column('active'), column('idle'), column('pending'), column('target')]);
+    charts.util.setData([xs, column('utilization'), xs.map(function () { return target; })]);
+    charts.wait.setData([xs, column('waitP50Ms'), column('waitP99Ms')]);
+    charts.ops.setData([xs, column('ops'), column('errs')]);
+    charts.timeline.setData([xs,
+      history.map(function (p) { var level = BREAKER_LEVEL[p.breaker]; return level === undefined ? null : level; }),
+      history.map(function (p) { return p.health === null || p.health === undefined ? null : (p.health === 'healthy' ? 1 : 0); })]);
+  }
+
   function render(s) {
     latest = s;
     var p = s.pool;
-    addPoints([pointOf(s)]);
-    var last = history[history.length - 1];
-    var ops = last.ops, errs = last.errs;
+    if (s.point) addPoints([s.point]);
+    var last = history[history.length - 1] || { ops: 0, errs: 0, waitP99Ms: null };
 
     $('db').textContent = 'postgresql ' + s.database.address + '/' + s.database.database +
       ' as ' + s.database.user + ' (' + (s.database.kind === 'local' ? 'throwaway local server'
-      : s.database.kind === 'external' ? 'DATABASE_URL' : 'embedded pglite') + ')';
+      : s.database.kind === 'external' ? 'DATABASE_URL' : 'embedded pglite') +
+      '), through the fault proxy';
+    var proxy = s.faults.proxy;
+    setBadge($('proxy'), proxy.mode + (proxy.latencyMs ? ' +' + proxy.latencyMs + ' ms' : ''),
+      PROXY_COLOURS[proxy.mode] || '');
     setBadge($('server'), s.faults.busy ? s.faults.busy + '…' : s.faults.server,
       s.faults.busy ? 'amber' : SERVER_COLOURS[s.faults.server]);
     var breaker = s.breaker.state;
@@ -216,19 +354,18 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 
     $('t-size').textContent = p.poolSize;
     $('t-size-sub').textContent = 'min ' + p.minSize + ' · max ' + p.maxSize +
-      (typeof p.targetSize === 'number' ? ' · target ' + p.targetSize : '') +
-      (p.connecting ? ' · +' + p.connecting + ' connecting' : '');
+      ' · target ' + p.targetSize + (p.connecting ? ' · +' + p.connecting + ' connecting' : '');
     $('t-active').textContent = p.activeConnections;
     $('t-idle').textContent = p.idleConnections;
     $('t-pending').textContent = p.pending;
-    $('t-pending-sub').textContent = 'waiting for a connection';
-    $('t-ops').textContent = fmt(ops);
+    $('t-ops').textContent = fmt(last.ops);
     $('t-ops-sub').textContent = fmt(s.load.window.okPerSecond) + ' avg, last 5 s';
-    $('t-errors').textContent = fmt(errs);
-    $('t-errors').style.color = errs > 0 ? 'var(--red)' : '';
+    $('t-errors').textContent = fmt(last.errs);
+    $('t-errors').style.color = last.errs > 0 ? 'var(--red)' : '';
     $('t-errors-sub').textContent = s.load.errors + ' since start';
-    $('t-p50').textContent = fmt(s.load.window.p50Ms, 1);
+    $('t-wait').textContent = fmt(last.waitP99Ms, 1);
     $('t-p99').textContent = fmt(s.load.window.p99Ms, 1);
+    $('t-p99-sub').textContent = 'ms, last 5 s (p50 ' + fmt(s.load.window.p50Ms, 1) + ')';
     $('t-workers').textContent = s.load.workers;
     $('t-workers-sub').textContent = s.load.running !== s.load.workers
       ? s.load.running + ' still running' : 'max ' + s.load.maxWorkers;
@@ -238,29 +375,36 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
       $('workers-label').textContent = s.load.workers;
     }
 
+    var active = s.faults.active;
+    $('active-fault').textContent = active
+      ? active.name + ': ' + fmt(Math.max(0, (active.endsAt - Date.now()) / 1000), 1) + ' s left'
+      : (proxy.mode === 'refusing' ? 'refusing new connections' : '');
+    $('latency-now').textContent = proxy.latencyMs
+      ? 'now +' + proxy.latencyMs + ' ms per round trip' : 'to every round trip (0 removes it)';
+
+    var anyServerFault = false;
     document.querySelectorAll('[data-fault]').forEach(function (button) {
       var name = button.getAttribute('data-fault');
       var a = s.faults.available[name];
+      if (!a) return;
+      var row = document.querySelector('[data-server-fault="' + name + '"]');
+      if (row) {
+        row.hidden = !a.supported;
+        if (a.supported) anyServerFault = true;
+      }
       button.disabled = !a.available;
-      button.title = a.available ? '' : a.reason;
-      document.querySelector('[data-why="' + name + '"]').textContent =
-        a.available ? '' : a.reason;
+      button.title = a.available ? '' : (a.reason || '');
     });
+    $('server-faults').hidden = !anyServerFault;
     $('health-check').disabled = !s.features.healthCheck;
-    $('health-check').title = s.features.healthCheck ? '' : 'this pool build has no health checker';
 
     renderHealth(s);
     renderCounters(s);
-    drawAll();
+    updateCharts();
   }
 
   function renderHealth(s) {
     var r = s.health.lastReport;
-    if (!s.features.healthCheck) {
-      setKv($('health'), []);
-      $('health-note').textContent = 'This pool build has no health checker yet (pool.runHealthCheck is missing).';
-      return;
-    }
     if (!r) {
       setKv($('health'), [['status', 'no check has finished yet']]);
       $('health-note').textContent = '';
@@ -289,15 +433,16 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
       ['waited', p.waited],
       ['timeouts', p.timeouts],
       ['created / destroyed', p.created + ' / ' + p.destroyed],
-      ['errors (driver ops)', p.errors]
+      ['connect attempts / errors', p.connectAttempts + ' / ' + p.connectErrors],
+      ['failed fast (breaker)', p.circuitRejections],
+      ['acquire wait p50 / p99', fmt(p.acquireWaitSeconds.p50 * 1000, 2) + ' / ' + fmt(p.acquireWaitSeconds.p99 * 1000, 2) + ' ms (since start)']
     ];
-    if (typeof p.connectAttempts === 'number') pairs.push(['connect attempts', p.connectAttempts]);
-    if (typeof p.connectErrors === 'number') pairs.push(['connect errors', p.connectErrors]);
-    if (typeof p.circuitRejections === 'number') pairs.push(['failed fast (breaker)', p.circuitRejections]);
     var reasons = Object.keys(p.destroyedByReason || {}).filter(function (k) {
       return p.destroyedByReason[k] > 0;
     }).map(function (k) { return k + ' ' + p.destroyedByReason[k]; });
     pairs.push(['destroyed by reason', reasons.length ? reasons.join(', ') : '–']);
+    var proxy = s.faults.proxy;
+    pairs.push(['proxy: open / accepted / refused / cut', proxy.open + ' / ' + proxy.accepted + ' / ' + proxy.refused + ' / ' + proxy.cut]);
     setKv($('counters'), pairs);
     var codes = Object.keys(s.load.errorsByCode).map(function (k) {
       return k + ' × ' + s.load.errorsByCode[k];
@@ -326,99 +471,6 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     });
   }
 
-  var SERIES_POOL = [
-    { key: 'size', label: 'pool size', colour: '#58a6ff' },
-    { key: 'active', label: 'active', colour: '#3fb950' },
-    { key: 'idle', label: 'idle', colour: '#8a97a6' },
-    { key: 'pending', label: 'pending', colour: '#d29922' }
-  ];
-  var SERIES_OPS = [
-    { key: 'ops', label: 'ops/s', colour: '#39c5cf' },
-    { key: 'errs', label: 'errors/s (right scale)', colour: '#f85149', right: true }
-  ];
-
-  function legend(el, series) {
-    el.textContent = '';
-    series.forEach(function (s) {
-      var span = document.createElement('span');
-      var i = document.createElement('i'); i.style.background = s.colour;
-      span.appendChild(i); span.appendChild(document.createTextNode(s.label));
-      el.appendChild(span);
-    });
-  }
-
-  function niceMax(value) {
-    if (value <= 0) return 1;
-    var exp = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (value <= steps[i] * exp) return steps[i] * exp;
-    return 10 * exp;
-  }
-
-  function draw(canvas, series, minMax) {
-    var ratio = window.devicePixelRatio || 1;
-    var width = canvas.clientWidth, height = canvas.clientHeight;
-    if (canvas.width !== Math.round(width * ratio)) canvas.width = Math.round(width * ratio);
-    if (canvas.height !== Math.round(height * ratio)) canvas.height = Math.round(height * ratio);
-    var ctx = canvas.getContext('2d');
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    var hasRight = series.some(function (s) { return s.right; });
-    var left = 44, right = hasRight ? 40 : 8, top = 8, bottom = 20;
-    var plotW = width - left - right, plotH = height - top - bottom;
-    var end = history.length ? history[history.length - 1].t : Date.now();
-    var start = end - WINDOW_MS;
-    // Each side has its own scale, so a few errors per second stay visible beside
-    // thousands of operations.
-    var max = { left: minMax, right: 1 };
-    history.forEach(function (point) {
-      series.forEach(function (s) {
-        var side = s.right ? 'right' : 'left';
-        if (point[s.key] > max[side]) max[side] = point[s.key];
-      });
-    });
-    max.left = niceMax(max.left);
-    max.right = niceMax(max.right);
-    function label(v) { return v >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); }
-    ctx.font = '11px system-ui, sans-serif';
-    ctx.strokeStyle = '#2a3541';
-    ctx.lineWidth = 1;
-    for (var g = 0; g <= 4; g++) {
-      var y = top + plotH - (plotH * g) / 4;
-      ctx.beginPath(); ctx.moveTo(left, y + 0.5); ctx.lineTo(left + plotW, y + 0.5); ctx.stroke();
-      ctx.fillStyle = '#8a97a6';
-      ctx.fillText(label((max.left * g) / 4), 4, y + 4);
-      if (hasRight) {
-        ctx.fillStyle = '#f85149';
-        ctx.fillText(label((max.right * g) / 4), left + plotW + 6, y + 4);
-      }
-    }
-    ctx.fillStyle = '#8a97a6';
-    for (var s10 = 0; s10 <= 60; s10 += 10) {
-      var x = left + plotW - (plotW * s10) / 60;
-      ctx.fillText(s10 === 0 ? 'now' : '-' + s10 + 's', x - 12, height - 5);
-    }
-    series.forEach(function (s) {
-      var scale = s.right ? max.right : max.left;
-      ctx.strokeStyle = s.colour;
-      ctx.lineWidth = s.key === 'size' || s.key === 'ops' ? 2 : 1.5;
-      ctx.beginPath();
-      var started = false;
-      history.forEach(function (point) {
-        var px = left + ((point.t - start) / WINDOW_MS) * plotW;
-        var py = top + plotH - (point[s.key] / scale) * plotH;
-        if (!started) { ctx.moveTo(px, py); started = true; } else ctx.lineTo(px, py);
-      });
-      ctx.stroke();
-    });
-  }
-
-  function drawAll() {
-    var maxSize = latest ? latest.pool.maxSize : 10;
-    draw($('chart-pool'), SERIES_POOL, maxSize);
-    draw($('chart-ops'), SERIES_OPS, 10);
-  }
-
   function post(path, body) {
     return fetch(path, {
       method: 'POST',
@@ -432,18 +484,26 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     });
   }
 
+  function parametersOf(name) {
+    if (name === 'outage') return { seconds: Number($('outage-seconds').value) };
+    if (name === 'blackhole') return { seconds: Number($('blackhole-seconds').value) };
+    if (name === 'latency') return { ms: Number($('latency-ms').value) };
+    return {};
+  }
+
   document.querySelectorAll('[data-fault]').forEach(function (button) {
     button.addEventListener('click', function () {
       var name = button.getAttribute('data-fault');
       button.disabled = true;
       toast(name + '…');
-      post('/api/faults/' + name).then(function (json) {
-        var result = json.result;
-        toast(name + ': done' + (result && typeof result.terminated === 'number'
-          ? ' (' + result.terminated + ' backends terminated)' : '')
-          + (result && typeof result.durationMs === 'number'
-          ? ' (back after ' + result.durationMs + ' ms)' : ''));
-      }).catch(function (error) { toast(name + ' failed: ' + error.message); });
+      post('/api/faults/' + name, parametersOf(name)).then(function (json) {
+        var result = json.result || {};
+        toast(name + ': done' +
+          (typeof result.cut === 'number' ? ' (' + result.cut + ' connections cut)' : '') +
+          (typeof result.terminated === 'number' ? ' (' + result.terminated + ' backends terminated)' : '') +
+          (typeof result.durationMs === 'number' ? ' (back after ' + result.durationMs + ' ms)' : ''));
+      }).catch(function (error) { toast(name + ' failed: ' + error.message); })
+        .then(function () { button.disabled = false; });
     });
   });
 
@@ -467,9 +527,14 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     }).catch(function (error) { toast('health check failed: ' + error.message); });
   });
 
-  legend($('legend-pool'), SERIES_POOL);
-  legend($('legend-ops'), SERIES_OPS);
-  window.addEventListener('resize', drawAll);
+  buildCharts();
+  window.addEventListener('resize', function () {
+    Object.keys(charts).forEach(function (key) {
+      charts[key].setSize(size(charts[key].root.parentNode));
+    });
+  });
+  // For a browser test or the console: the charts and the samples they show.
+  window.dashboard = { charts: charts, history: function () { return history; } };
 
   fetch('/api/stats').then(function (response) { return response.json(); }).then(function (s) {
     addEvents(s.events);

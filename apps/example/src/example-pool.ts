@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@enhanced-pool/core';
 import { createPgDriver } from '@enhanced-pool/driver-pg';
 import { createPool, type PoolOptions } from '@enhanced-pool/pool';
 import pg from 'pg';
-import type { OrdersPool } from './orders.js';
+import type { MoleculesPool } from './molecules.js';
 
 /**
  * What the service sets on top of the pool's defaults: short intervals so that health checks,
@@ -24,9 +24,9 @@ export const RESILIENCE_OPTIONS = Object.freeze({
 
 /** Options of {@link createExamplePool}. */
 export interface ExamplePoolOptions {
-  /** Where PostgreSQL is (from `startPostgres()` or `DATABASE_URL`). */
+  /** Where the pool connects: the fault proxy in front of the database. */
   readonly connectionString: string;
-  /** `application_name` of every connection, which the `kill-idle` fault selects on. */
+  /** `application_name` of every connection, which the `terminate-*` faults select on. */
   readonly applicationName: string;
   /**
    * Pool options to use instead of the service's (for tests).
@@ -37,7 +37,7 @@ export interface ExamplePoolOptions {
 
 /** The pool and which of the service's options this pool build did not know. */
 export interface ExamplePool {
-  readonly pool: OrdersPool;
+  readonly pool: MoleculesPool;
   /**
    * Options of {@link RESILIENCE_OPTIONS} the pool refused as unknown, so the service runs
    * without them (a pool build from before health checks and sizing landed). Empty normally.
@@ -52,7 +52,8 @@ export interface ExamplePool {
  */
 export function createExamplePool(options: ExamplePoolOptions): ExamplePool {
   const driver = createPgDriver({
-    connectionString: options.connectionString,
+    // A connect that hangs (a blackhole) fails after 2 s instead of waiting for the OS.
+    config: { connectionString: options.connectionString, connectionTimeoutMillis: 2_000 },
     Client: pg.Client,
     applicationName: options.applicationName,
     statementTimeoutMs: 5_000,

@@ -1,16 +1,21 @@
-import type { PostgresServer, TerminateBackendsFilter } from '@enhanced-pool/testing';
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { InvalidOptionError } from '@enhanced-pool/core';
+import {
+  createFakeClock,
+  createFaultProxy,
+  type FaultProxy,
+  type PostgresServer,
+  type TerminateBackendsFilter,
+} from '@enhanced-pool/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createEventLog } from './event-log.js';
-import { createFaults, FaultError } from './faults.js';
+import { createFaults, FAULT_NAMES, FaultError, SERVER_FAULTS } from './faults.js';
 
-/** The part of a PostgresServer the faults use, recording calls; operations wait for `release`. */
+/** The part of a PostgresServer the faults use, recording calls; a restart waits for `release`. */
 function serverDouble(kind: PostgresServer['kind'] = 'local', idlePids: number[] = [11, 12, 13]) {
   const calls: string[] = [];
   let release: () => void = () => {};
-  const pending = (): Promise<void> =>
-    new Promise((resolve) => {
-      release = resolve;
-    });
   const local = kind === 'local';
   const server = {
     kind,
@@ -31,120 +36,165 @@ function serverDouble(kind: PostgresServer['kind'] = 'local', idlePids: number[]
     },
     restart: (options: { mode?: string; downtimeMs?: number }) => {
       calls.push(`restart ${options.mode} ${options.downtimeMs}`);
-      return pending();
-    },
-    kill: () => {
-      calls.push('kill');
-      return pending();
-    },
-    start: () => {
-      calls.push('start');
-      return pending();
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
     },
   };
   return { server: server as unknown as PostgresServer, calls, release: () => release() };
 }
 
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A real proxy in front of a real (silent) TCP server, timed by a fake clock. */
+async function setUp(kind: PostgresServer['kind'] = 'local') {
+  const target: Server = createServer((socket) => socket.on('error', () => {}));
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  const address = target.address() as { port: number };
+  cleanups.push(async () => {
+    target.close();
+  });
+  const clock = createFakeClock();
+  const proxy: FaultProxy = await createFaultProxy({
+    target: { host: '127.0.0.1', port: address.port },
+    clock,
+  });
+  cleanups.push(() => proxy.close());
+  const double = serverDouble(kind);
+  const events = createEventLog({ now: () => 0 });
+  let wallNow = 1_000_000;
+  const faults = createFaults({
+    proxy,
+    server: double.server,
+    applicationName: 'svc',
+    events,
+    idleForMs: 300,
+    clock,
+    wallClock: () => wallNow,
+  });
+  cleanups.push(async () => faults.close());
+  return {
+    ...double,
+    proxy,
+    clock,
+    events,
+    faults,
+    advanceWall: (ms: number) => {
+      wallNow += ms;
+    },
+  };
+}
+
+const lastMessage = (events: ReturnType<typeof createEventLog>) => events.recent().at(-1)?.message;
+
 describe('createFaults', () => {
-  it('kill-idle terminates only backends of the pool’s application_name idle for idleForMs', async () => {
-    const { server, calls } = serverDouble();
-    const events = createEventLog();
-    const faults = createFaults({ server, applicationName: 'svc', events, idleForMs: 300 });
-
-    await expect(faults.killIdle()).resolves.toEqual({ terminated: 3 });
-    expect(calls).toEqual(['query svc 300', 'terminate svc idle 11,12,13']);
-    expect(events.recent().at(-1)!.message).toBe(
-      'kill idle: terminated 3 backends of "svc" idle for ≥ 300 ms',
-    );
-  });
-
-  it('kill-idle with nothing idle long enough terminates nothing', async () => {
-    const { server, calls } = serverDouble('local', []);
-    const faults = createFaults({ server, applicationName: 'svc', events: createEventLog() });
-    await expect(faults.inject('kill-idle')).resolves.toEqual({ terminated: 0 });
-    expect(calls).toEqual(['query svc 250']);
-  });
-
-  it('kill-all terminates every backend of the pool, busy ones included', async () => {
-    const { server, calls } = serverDouble();
-    const faults = createFaults({ server, applicationName: 'svc', events: createEventLog() });
-    await expect(faults.inject('kill-all')).resolves.toEqual({ terminated: 5 });
-    expect(calls).toEqual(['terminate svc undefined all']);
-  });
-
-  it('runs one fault at a time and tracks the server through restart', async () => {
-    const { server, calls, release } = serverDouble();
-    const faults = createFaults({
-      server,
-      applicationName: 'svc',
-      events: createEventLog(),
-      restartDowntimeMs: 1_234,
-    });
-
-    const restarting = faults.restart();
-    expect(faults.status()).toMatchObject({ server: 'restarting', busy: 'restart' });
-    expect(faults.status().available.stop).toEqual({
-      available: false,
-      reason: 'restart in progress',
-    });
-    await expect(faults.stop()).rejects.toMatchObject({ code: 'FAULT_BUSY', fault: 'stop' });
-
-    release();
-    await expect(restarting).resolves.toMatchObject({ downtimeMs: 1_234 });
-    expect(calls).toEqual(['restart immediate 1234']);
-    expect(faults.status()).toMatchObject({ server: 'up', busy: undefined });
-  });
-
-  it('offers start only while the server is down, and stop only while it is up', async () => {
-    const { server, release } = serverDouble();
-    const faults = createFaults({ server, applicationName: 'svc', events: createEventLog() });
-    expect(faults.status().available.start).toEqual({
-      available: false,
-      reason: 'the server is already up',
-    });
-
-    const stopping = faults.inject('stop');
-    release();
-    await stopping;
-    expect(faults.status().server).toBe('down');
-    expect(faults.status().available.start.available).toBe(true);
-    expect(faults.status().available.restart).toEqual({
-      available: false,
-      reason: 'the server is down',
-    });
-    await expect(faults.killIdle()).rejects.toBeInstanceOf(FaultError);
-
-    const starting = faults.inject('start');
-    release();
-    await starting;
-    expect(faults.status().server).toBe('up');
-  });
-
-  it('disables what a DATABASE_URL server cannot do, with the reason', async () => {
-    const { server, calls } = serverDouble('external');
-    const faults = createFaults({ server, applicationName: 'svc', events: createEventLog() });
+  it('offers every proxy fault on the embedded database and no server fault', async () => {
+    const { faults } = await setUp('embedded');
     const { available } = faults.status();
-
-    expect(available['kill-idle']).toEqual({ available: true });
-    expect(available['kill-all']).toEqual({ available: true });
-    for (const fault of ['restart', 'stop', 'start'] as const) {
-      expect(available[fault].available).toBe(false);
-      expect(available[fault].reason).toMatch(/DATABASE_URL/);
+    for (const name of FAULT_NAMES) {
+      if (SERVER_FAULTS.has(name)) {
+        expect(available[name]).toMatchObject({ supported: false, available: false });
+        expect(available[name].reason).toMatch(/embedded pglite/);
+      } else {
+        expect(available[name]).toEqual({ supported: true, available: true });
+      }
     }
-    await expect(faults.restart()).rejects.toMatchObject({ code: 'FAULT_UNAVAILABLE' });
-    expect(calls).toEqual([]);
+    await expect(faults.inject('restart')).rejects.toMatchObject({ code: 'FAULT_UNAVAILABLE' });
   });
 
-  it('reports a fault the server failed as FAULT_FAILED and the server as unknown', async () => {
-    const { server } = serverDouble();
-    (server as { kill: () => Promise<void> }).kill = () => Promise.reject(new Error('pg_ctl died'));
-    const events = createEventLog();
-    const faults = createFaults({ server, applicationName: 'svc', events });
+  it('outage refuses for its seconds on the clock, then forwards again, and says so', async () => {
+    const { faults, proxy, clock, events } = await setUp();
+    const result = await faults.inject('outage', { seconds: 4 });
+    expect(result).toEqual({ seconds: 4, endsAt: 1_004_000, cut: 0 });
+    expect(faults.status().active).toEqual({ name: 'outage', endsAt: 1_004_000 });
+    expect(proxy.status()).toMatchObject({ mode: 'outage', outageRemainingMs: 4_000 });
+    expect(lastMessage(events)).toBe('outage: 0 connections cut, new connections refused for 4 s');
 
-    await expect(faults.stop()).rejects.toMatchObject({ code: 'FAULT_FAILED' });
-    expect(faults.status().server).toBe('unknown');
-    // From an unknown state, start (a no-op on a running server) is how to recover.
-    expect(faults.status().available.start.available).toBe(true);
-    expect(events.recent().at(-1)).toMatchObject({ level: 'error', type: 'fault' });
+    await clock.advanceAsync(4_000);
+    expect(proxy.status().mode).toBe('forwarding');
+    expect(faults.status().active).toBeUndefined();
+    expect(lastMessage(events)).toBe('outage over: connections go through again');
+  });
+
+  it('blackhole lasts its seconds and keeps a latency set before it', async () => {
+    const { faults, proxy, clock, events } = await setUp();
+    await faults.inject('latency', { ms: 50 });
+    expect(lastMessage(events)).toBe('latency: every round trip 50 ms slower');
+    await faults.inject('blackhole', { seconds: 2 });
+    expect(proxy.status()).toMatchObject({ mode: 'blackhole', latencyMs: 50 });
+    expect(faults.status().active?.name).toBe('blackhole');
+
+    clock.advance(1_999);
+    expect(proxy.status().mode).toBe('blackhole');
+    clock.advance(1);
+    expect(proxy.status()).toMatchObject({ mode: 'forwarding', latencyMs: 50 });
+    expect(lastMessage(events)).toBe('blackhole over: connections are answered again');
+  });
+
+  it('an outage replaces a blackhole, and heal ends everything at once', async () => {
+    const { faults, proxy, clock } = await setUp();
+    await faults.inject('blackhole', { seconds: 30 });
+    await faults.inject('outage', { seconds: 30 });
+    expect(proxy.status().mode).toBe('outage');
+    await faults.inject('latency', { ms: 20 });
+    await faults.inject('heal');
+    expect(proxy.status()).toMatchObject({ mode: 'forwarding', latencyMs: 0 });
+    expect(faults.status().active).toBeUndefined();
+    await clock.flush();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('kill cuts the connections open through the proxy', async () => {
+    const { faults, proxy, events } = await setUp();
+    expect(await faults.inject('kill')).toEqual({ cut: 0 });
+    expect(lastMessage(events)).toBe('kill: 0 connections cut at once');
+    expect(proxy.status().cut).toBe(0);
+  });
+
+  it('rejects bad parameters naming the field and the range', async () => {
+    const { faults } = await setUp();
+    for (const [fault, parameters, field] of [
+      ['outage', {}, 'seconds'],
+      ['outage', { seconds: 0 }, 'seconds'],
+      ['outage', { seconds: 301 }, 'seconds'],
+      ['blackhole', { seconds: 'five' }, 'seconds'],
+      ['blackhole', { seconds: 1, existing: 'yes' }, 'existing'],
+      ['latency', { ms: -1 }, 'ms'],
+      ['latency', {}, 'ms'],
+    ] as const) {
+      const error = await faults.inject(fault, parameters).catch((caught: unknown) => caught);
+      expect(InvalidOptionError.isInstance(error)).toBe(true);
+      expect((error as InvalidOptionError).option).toBe(field);
+    }
+  });
+
+  it('terminate-idle ends only the pool’s backends idle for idleForMs', async () => {
+    const { faults, calls, events } = await setUp();
+    await expect(faults.inject('terminate-idle')).resolves.toEqual({ terminated: 3 });
+    expect(calls).toEqual(['query svc 300', 'terminate svc idle 11,12,13']);
+    expect(lastMessage(events)).toBe(
+      'terminate idle: pg_terminate_backend ended 3 backends idle for ≥ 300 ms',
+    );
+    await expect(faults.inject('terminate-all')).resolves.toEqual({ terminated: 5 });
+    expect(calls.at(-1)).toBe('terminate svc undefined all');
+  });
+
+  it('runs one server fault at a time and shows the server restarting meanwhile', async () => {
+    const { faults, calls, release } = await setUp();
+    const restart = faults.inject('restart');
+    expect(calls).toEqual(['restart immediate 3000']);
+    expect(faults.status()).toMatchObject({ server: 'restarting', busy: 'restart' });
+    const second = await faults.inject('terminate-all').catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(FaultError);
+    expect(second).toMatchObject({ code: 'FAULT_BUSY', fault: 'terminate-all' });
+    // Proxy faults are not server faults: they go on while the server restarts.
+    await expect(faults.inject('latency', { ms: 0 })).resolves.toEqual({ ms: 0 });
+    release();
+    await expect(restart).resolves.toMatchObject({ downtimeMs: 3_000 });
+    expect(faults.status()).toMatchObject({ server: 'up', busy: undefined });
   });
 });

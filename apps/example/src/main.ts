@@ -1,7 +1,9 @@
-// `pnpm start`: a throwaway PostgreSQL (or DATABASE_URL), the service's pool, and the dashboard
-// on http://127.0.0.1:3000/ (PORT to change it). Ctrl-C stops everything it started.
+// `pnpm start`: the database (DATABASE_URL, else a throwaway local PostgreSQL, else embedded
+// pglite; EXAMPLE_DATABASE=embedded|local to choose), the fault proxy, the service's pool, and the
+// dashboard on http://127.0.0.1:3000/ (PORT to change it). Ctrl-C stops everything it started.
 
 import { redactSecrets } from '@enhanced-pool/core';
+import { DATABASE_CHOICES, type DatabaseChoice } from './database.js';
 import { type Service, startService } from './service.js';
 
 function parsePort(text: string | undefined): number {
@@ -11,6 +13,16 @@ function parsePort(text: string | undefined): number {
     throw new Error(`PORT must be an integer from 0 to 65535, got "${text}"`);
   }
   return port;
+}
+
+function parseDatabase(text: string | undefined): DatabaseChoice {
+  if (text === undefined || text === '') return 'auto';
+  if (!(DATABASE_CHOICES as readonly string[]).includes(text)) {
+    throw new Error(
+      `EXAMPLE_DATABASE must be one of ${DATABASE_CHOICES.join(', ')}, got "${text}"`,
+    );
+  }
+  return text as DatabaseChoice;
 }
 
 let service: Service | undefined;
@@ -27,15 +39,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
     firstSignalAt = now;
     if (service === undefined) {
-      // Still starting: startPostgres' own exit hook stops a server that is coming up.
-      process.exit(130);
+      // Still starting: startPostgres' own exit hook stops a server that is coming up. Stopping
+      // was asked for, so it is a clean exit.
+      console.log(`\n${signal}: stopped while starting.`);
+      process.exit(0);
     }
-    console.log(`\n${signal}: stopping the load, closing the pool and the database…`);
+    console.log(`\n${signal}: stopping the load, closing the pool, the proxy and the database…`);
     service.shutdown().then(
       ({ connectionsLeft, serverStopped }) => {
         const left = connectionsLeft === undefined ? 'not counted' : String(connectionsLeft);
         console.log(
-          `Stopped. Server connections left by the pool: ${left}; database ${serverStopped ? 'stopped and removed' : 'left running (DATABASE_URL)'}.`,
+          `Stopped. Connections left on the database: ${left}; database ${serverStopped ? 'stopped and removed' : 'left running (DATABASE_URL)'}.`,
         );
         process.exit(0);
       },
@@ -71,10 +85,14 @@ function withoutSignalHooksAddedBy<TResult>(start: () => Promise<TResult>): Prom
 
 try {
   service = await withoutSignalHooksAddedBy(() =>
-    startService({ port: parsePort(process.env.PORT) }),
+    startService({
+      port: parsePort(process.env.PORT),
+      database: parseDatabase(process.env.EXAMPLE_DATABASE),
+    }),
   );
   console.log(`\nThe example service is running: open ${service.url}`);
-  console.log('Press Ctrl-C to stop (the database is stopped and removed with it).');
+  console.log('Start the load and press the fault buttons to see the pool ride out an outage.');
+  console.log('Press Ctrl-C to stop.');
 } catch (error) {
   console.error(`The example service could not start: ${describe(error)}`);
   process.exitCode = 1;

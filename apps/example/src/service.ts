@@ -1,8 +1,9 @@
-import { type PostgresServer, startPostgres } from '@enhanced-pool/testing';
+import { createFaultProxy, type FaultProxy, type PostgresServer } from '@enhanced-pool/testing';
 import { type App, createApp } from './app.js';
+import { type DatabaseChoice, startDatabase } from './database.js';
 import { createEventLog, type EventLog } from './event-log.js';
 import { createExamplePool } from './example-pool.js';
-import { ensureSchema, type OrdersPool } from './orders.js';
+import { ensureMolecules, type MoleculesPool } from './molecules.js';
 
 /** Options of {@link startService}. */
 export interface ServiceOptions {
@@ -12,7 +13,12 @@ export interface ServiceOptions {
    */
   readonly port?: number;
   /**
-   * `application_name` of the pool's connections (what `kill-idle` selects on).
+   * Which database to run on (see {@link DatabaseChoice}).
+   * @default 'auto'
+   */
+  readonly database?: DatabaseChoice;
+  /**
+   * `application_name` of the pool's connections (what the `terminate-*` faults select on).
    * @default 'enhanced-pool-example'
    */
   readonly applicationName?: string;
@@ -27,6 +33,11 @@ export interface ServiceOptions {
    */
   readonly restartDowntimeMs?: number;
   /**
+   * How often the dashboard's figures are sampled and pushed.
+   * @default 1_000
+   */
+  readonly snapshotIntervalMs?: number;
+  /**
    * Progress lines for a human (start-up, shutdown).
    * @default console.log
    */
@@ -36,8 +47,8 @@ export interface ServiceOptions {
 /** What {@link Service.shutdown} found and did. */
 export interface ShutdownReport {
   /**
-   * Connections with the service's `application_name` the server still had after the pool
-   * closed (0 is the only right answer); `undefined` when the server was not reachable.
+   * Connections the server still had from the service after the pool closed (0 is the only
+   * right answer); `undefined` when the server was not reachable.
    */
   readonly connectionsLeft: number | undefined;
   /** Whether the database server was stopped (a `DATABASE_URL` server never is). */
@@ -49,20 +60,38 @@ export interface Service {
   readonly url: string;
   readonly port: number;
   readonly app: App;
-  readonly pool: OrdersPool;
+  readonly pool: MoleculesPool;
   readonly server: PostgresServer;
+  /** Between the pool and the server: every pool connection goes through it. */
+  readonly proxy: FaultProxy;
   readonly events: EventLog;
   /**
    * Stops the load, closes the HTTP server, closes the pool (`close({ timeoutMs })`), counts
-   * what the server still sees, and stops the server. Idempotent; later calls share the result.
+   * what the server still sees, closes the proxy and stops the server. Idempotent.
    */
   shutdown(): Promise<ShutdownReport>;
 }
 
+/** Polls until the server counts `expected` connections or `timeoutMs` passes; the last count. */
+async function settledCount(
+  count: () => Promise<number>,
+  expected: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let current = await count();
+  while (current !== expected && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    current = await count();
+  }
+  return current;
+}
+
 /**
- * Starts everything `pnpm start` runs: a PostgreSQL (`startPostgres()`: `DATABASE_URL` if set,
- * else a throwaway local server), the schema, the pool and the HTTP service. If any step fails,
- * what was already started is stopped before the error is rethrown.
+ * Starts everything `pnpm start` runs: the database (see {@link DatabaseChoice}), the fault
+ * proxy in front of it, the pool (connecting through the proxy), the `molecules` table and the
+ * HTTP service. If a step fails, what was already started is stopped before the error is
+ * rethrown.
  */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const applicationName = options.applicationName ?? 'enhanced-pool-example';
@@ -70,7 +99,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const print = options.print ?? ((line: string) => console.log(line));
   const events = createEventLog();
   let server: PostgresServer | undefined;
-  let pool: OrdersPool | undefined;
+  let proxy: FaultProxy | undefined;
+  let pool: MoleculesPool | undefined;
   let app: App | undefined;
   let shuttingDown: Promise<ShutdownReport> | undefined;
 
@@ -80,13 +110,17 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       await pool?.close({ timeoutMs: closeTimeoutMs });
       let connectionsLeft: number | undefined;
       try {
-        // pglite tracks no application names; embedded, this service is its only client.
-        connectionsLeft = await server?.countConnections(
-          server.kind === 'embedded' ? {} : { applicationName },
-        );
+        // Embedded, the service is the server's only client; elsewhere, count its own.
+        const count = () =>
+          server === undefined
+            ? Promise.resolve(0)
+            : server.countConnections(server.kind === 'embedded' ? {} : { applicationName });
+        // The server notices closed sockets a moment after the pool has closed them.
+        connectionsLeft = await settledCount(count, 0, 2_000);
       } catch {
-        // The server is down (stopped by a fault, or by a signal's cleanup hook): nothing to count.
+        // The server is down (a restart fault failed half-way): nothing to count.
       }
+      await proxy?.close();
       const serverStopped = server !== undefined && server.kind !== 'external';
       await server?.stop();
       return { connectionsLeft, serverStopped };
@@ -95,20 +129,18 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   };
 
   try {
-    print('Starting PostgreSQL…');
-    server = await startPostgres();
+    print('Starting the database…');
+    const started = await startDatabase(options.database ?? 'auto');
+    server = started.server;
+    proxy = await createFaultProxy({ target: { host: server.host, port: server.port } });
     const where = `${server.host}:${server.port}/${server.database}`;
-    const source =
-      server.kind === 'local'
-        ? 'a throwaway local server'
-        : server.kind === 'external'
-          ? 'DATABASE_URL (fault buttons that need a local server are disabled)'
-          : 'embedded pglite (no faults; install PostgreSQL server binaries for them)';
-    print(`PostgreSQL at ${where}: ${source}`);
-    events.log('service', 'info', `PostgreSQL at ${where}: ${source}`);
+    print(`Database: ${started.description}, at ${where}.`);
+    print(`The pool connects through the fault proxy on ${proxy.host}:${proxy.port}.`);
+    events.log('service', 'info', `database: ${started.description} at ${where}`);
+    events.log('service', 'info', `fault proxy on ${proxy.host}:${proxy.port} → ${where}`);
 
     const created = createExamplePool({
-      connectionString: server.connectionString,
+      connectionString: proxy.connectionString(server.connectionString),
       applicationName,
     });
     pool = created.pool;
@@ -118,21 +150,29 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       events.log('service', 'warn', message);
     }
     await pool.ready({ signal: AbortSignal.timeout(30_000) });
-    await ensureSchema(pool);
-    events.log('service', 'info', `pool ready: ${pool.getStats().poolSize} connections open`);
+    const rows = await ensureMolecules(pool);
+    events.log(
+      'service',
+      'info',
+      `pool ready: ${pool.getStats().poolSize} connections open; ${rows} molecules`,
+    );
 
     app = createApp({
       pool,
       server,
+      proxy,
       applicationName,
       events,
       ...(options.restartDowntimeMs === undefined
         ? {}
         : { restartDowntimeMs: options.restartDowntimeMs }),
+      ...(options.snapshotIntervalMs === undefined
+        ? {}
+        : { snapshotIntervalMs: options.snapshotIntervalMs }),
     });
     const { url, port } = await app.listen(options.port ?? 3_000);
     events.log('service', 'info', `listening on ${url}`);
-    return { url, port, app, pool, server, events, shutdown };
+    return { url, port, app, pool, server, proxy, events, shutdown };
   } catch (error) {
     await shutdown().catch(() => undefined);
     throw error;
