@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { createFakeClock, type PostgresServer, startPostgres } from '@enhanced-pool/testing';
-import { requireCapability } from '@enhanced-pool/testing/conformance';
+import { requireCapability, startSilentListener } from '@enhanced-pool/testing/conformance';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AcquireTimeoutError, InvalidReleaseError, Pool, type PoolConfig } from '../src/index.js';
@@ -491,6 +491,19 @@ describe('options', () => {
     expect(error).toBeInstanceOf(AcquireTimeoutError);
     expect(pool.waitingCount).toBe(0);
     held.release();
+  });
+
+  it('holds connectionTimeoutMillis against a server that accepts and never answers', async () => {
+    await using silent = await startSilentListener();
+    const pool = new Pool({ host: '127.0.0.1', port: silent.port, connectionTimeoutMillis: 200 });
+    pools.push(pool);
+    const startedAt = performance.now();
+    const error = await rejectionOf(pool.connect());
+    expect(error).toBeInstanceOf(Error);
+    expect(performance.now() - startedAt).toBeLessThan(2_000);
+    // No socket is left open toward the hung server.
+    await silent.waitUntilClientsClosed(2_000);
+    expect(pool.totalCount).toBe(0);
   });
 
   it('bounds a hanging onConnect by connectionTimeoutMillis', async () => {
