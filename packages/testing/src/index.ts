@@ -47,6 +47,15 @@ export {
 } from './postgres/postgres-server.js';
 export { startPostgres } from './postgres/start-postgres.js';
 export {
+  type InjectFaultOptions,
+  POSTGREST_TEST_APPLICATION_NAME,
+  type PostgrestTestFault,
+  type PostgrestTestRequest,
+  type PostgrestTestServer,
+  type PostgrestTestServerOptions,
+  startPostgrestTestServer,
+} from './postgrest/postgrest-test-server.js';
+export {
   DEFAULT_REDIS_SERVER,
   type RedisServer,
   RedisServerError,
