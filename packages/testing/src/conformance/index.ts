@@ -5,7 +5,9 @@ export {
   skipWithReason,
 } from './require-capability.js';
 export {
+  CONFORMANCE_EXEC_FUNCTION,
   type DriverConformanceOptions,
+  type DriverConformanceProtocol,
   type DriverConformanceTarget,
   runDriverConformance,
 } from './run-driver-conformance.js';

@@ -5,6 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, LOOPBACK } from '../postgres/free-port.js';
 import type { PostgresServer } from '../postgres/postgres-server.js';
 import { startPostgres } from '../postgres/start-postgres.js';
+import {
+  POSTGREST_TEST_APPLICATION_NAME,
+  type PostgrestTestServer,
+  startPostgrestTestServer,
+} from '../postgrest/postgrest-test-server.js';
 import { requireCapability, requireLocalPostgres, skipWithReason } from './require-capability.js';
 import { startSilentListener } from './silent-listener.js';
 
@@ -21,7 +26,35 @@ export interface DriverConformanceTarget {
   readonly user: string;
   /** Present when the target has one (the wrong-password and secret checks always do). */
   readonly password?: string;
+  /**
+   * With `protocol: 'postgrest'`: the API's base URL (`http://127.0.0.1:PORT`), to give a
+   * client as its project URL. Absent for `'postgres'`.
+   */
+  readonly url?: string;
+  /** With `protocol: 'postgrest'`: the API key (the wrong-key and secret checks change it). */
+  readonly key?: string;
+  /** With `protocol: 'postgrest'`: the schema the API serves by default (`public`). */
+  readonly schema?: string;
 }
+
+/**
+ * How a driver reaches PostgreSQL:
+ * - `postgres`: the wire protocol, at `target.connectionString`;
+ * - `postgrest`: HTTP, through a PostgREST-compatible API (supabase-js, postgrest-js). The suite
+ *   puts `startPostgrestTestServer()` in front of every PostgreSQL it builds a target for and
+ *   passes its `url` and `key`; each rule is checked with the fault that means the same thing
+ *   over HTTP (the database down behind the API instead of a terminated backend, a wrong API
+ *   key instead of a wrong password, the API's own pool exhausted instead of
+ *   `max_connections`).
+ */
+export type DriverConformanceProtocol = 'postgres' | 'postgrest';
+
+/**
+ * With `protocol: 'postgrest'`, the function the suite creates so that `runQuery` can run SQL
+ * through the API: `runQuery: (client, sql) => client.rpc(CONFORMANCE_EXEC_FUNCTION, { sql })…`.
+ * It runs `sql` with `EXECUTE` inside the request's transaction.
+ */
+export const CONFORMANCE_EXEC_FUNCTION = 'enhanced_pool_conformance_exec';
 
 /** Options of {@link runDriverConformance}. */
 export interface DriverConformanceOptions<TConnection> {
@@ -50,6 +83,17 @@ export interface DriverConformanceOptions<TConnection> {
    */
   readonly runQuery?: (connection: TConnection, sql: string) => Promise<unknown>;
   /**
+   * How the driver reaches the database; see {@link DriverConformanceProtocol}.
+   * @default 'postgres'
+   */
+  readonly protocol?: DriverConformanceProtocol;
+  /**
+   * Runs once on the suite's server before any check (and on other servers the suite starts),
+   * e.g. to create the table a driver's health check reads.
+   * @default undefined
+   */
+  readonly prepareDatabase?: (server: PostgresServer) => Promise<void>;
+  /**
    * Timeout of each check, in milliseconds.
    * @default 30000
    */
@@ -76,6 +120,28 @@ function targetFor(connectionString: string): DriverConformanceTarget {
     user,
     ...(password === undefined ? {} : { password }),
   };
+}
+
+/** The target for a driver that reaches `connectionString`'s database through `api`. */
+function apiTargetFor(
+  connectionString: string,
+  api: { readonly url: string; readonly key: string },
+  change: { url?: string; key?: string } = {},
+): DriverConformanceTarget {
+  const url = new URL(change.url ?? api.url);
+  return {
+    ...targetFor(connectionString),
+    url: url.origin,
+    key: change.key ?? api.key,
+    schema: 'public',
+  };
+}
+
+async function prepareApiDatabase(server: PostgresServer): Promise<void> {
+  await server.query(
+    `CREATE OR REPLACE FUNCTION public.${CONFORMANCE_EXEC_FUNCTION}(sql text) RETURNS void
+       LANGUAGE plpgsql AS $$ BEGIN EXECUTE sql; END $$`,
+  );
 }
 
 function withUrl(
@@ -136,6 +202,22 @@ async function waitForConnectionCount(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
     actual = await server.countConnections();
+  }
+}
+
+/** Polls the API until it has no request left unanswered: a closed client's are aborted. */
+async function waitForNoPendingRequests(
+  api: PostgrestTestServer,
+  timeoutMs: number,
+): Promise<void> {
+  const started = Date.now();
+  while (api.pendingRequests() !== 0) {
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `the API still has ${api.pendingRequests()} request(s) pending ${timeoutMs} ms after close()`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -201,10 +283,46 @@ export function runDriverConformance<TConnection>(
   const timeoutMs = options.timeoutMs ?? 30_000;
   const promptMs = options.promptMs ?? 2_000;
   const startServer = options.startServer ?? (() => startPostgres());
+  const overHttp = (options.protocol ?? 'postgres') === 'postgrest';
+  if (options.protocol !== undefined && options.protocol !== 'postgres' && !overHttp) {
+    throw new Error(`runDriverConformance(): unknown protocol ${JSON.stringify(options.protocol)}`);
+  }
+  const prepare = async (database: PostgresServer): Promise<void> => {
+    if (overHttp) await prepareApiDatabase(database);
+    await options.prepareDatabase?.(database);
+  };
 
   describe(`${options.name} (${SUITE_LABEL})`, () => {
     let server: PostgresServer;
     let driver: Driver<TConnection>;
+    /** With `protocol: 'postgrest'`: the API in front of `server` the driver talks to. */
+    let api: PostgrestTestServer | undefined;
+    const apis = new Set<PostgrestTestServer>();
+
+    const startApi = async (
+      database: PostgresServer,
+      apiOptions: { poolSize?: number; acquireTimeoutMs?: number } = {},
+    ): Promise<PostgrestTestServer> => {
+      const started = await startPostgrestTestServer({ database, ...apiOptions });
+      apis.add(started);
+      return started;
+    };
+
+    /** The suite server's target, with the changes a check makes to see a failure. */
+    const suiteTarget = (
+      change: { password?: string; database?: string; port?: number; key?: string } = {},
+    ): DriverConformanceTarget => {
+      if (!overHttp) return targetFor(withUrl(server.connectionString, change));
+      const url =
+        change.port === undefined ? api!.url : `http://${LOOPBACK}:${String(change.port)}`;
+      return apiTargetFor(server.connectionString, api!, {
+        url,
+        ...(change.key === undefined ? {} : { key: change.key }),
+      });
+    };
+
+    /** Requests the API has received so far (0 for `postgres`). */
+    const apiRequests = (): number => api?.requests().length ?? 0;
     const open = new Set<{ driver: Driver<TConnection>; connection: TConnection }>();
     const stoppedPids = new Set<number>();
 
@@ -215,6 +333,22 @@ export function runDriverConformance<TConnection>(
       const connection = await target.connect({ signal });
       open.add({ driver: target, connection });
       return connection;
+    };
+
+    /** Connects and validates (an HTTP client may send nothing until validate()). */
+    const connectAndValidate = async (target: Driver<TConnection>): Promise<void> => {
+      const connection = await connect(target);
+      await target.validate(connection, { signal: new AbortController().signal });
+    };
+
+    /** Runs `work` with the suite's server killed, then starts the server again. */
+    const whileDatabaseDown = async <T>(work: () => Promise<T>): Promise<T> => {
+      await server.kill();
+      try {
+        return await work();
+      } finally {
+        await server.start();
+      }
     };
 
     /** Connects and finds the connection's server process. */
@@ -235,7 +369,9 @@ export function runDriverConformance<TConnection>(
 
     beforeAll(async () => {
       server = await startServer();
-      driver = options.createDriver(targetFor(server.connectionString));
+      await prepare(server);
+      if (overHttp) api = await startApi(server);
+      driver = options.createDriver(suiteTarget());
     });
 
     afterEach(async () => {
@@ -255,6 +391,7 @@ export function runDriverConformance<TConnection>(
     });
 
     afterAll(async () => {
+      await Promise.all([...apis].map((started) => started.close()));
       await server?.stop();
     });
 
@@ -269,8 +406,21 @@ export function runDriverConformance<TConnection>(
     );
 
     it(
-      'connect() opens one server connection, validate() succeeds, close() ends it',
+      overHttp
+        ? 'connect() then validate() reach the API, and close() leaves no request pending'
+        : 'connect() opens one server connection, validate() succeeds, close() ends it',
       async () => {
+        if (overHttp) {
+          const connection = await connect();
+          const beforeValidate = apiRequests();
+          await driver.validate(connection, { signal: new AbortController().signal });
+          expect(apiRequests(), 'validate() sent no request to the API').toBeGreaterThan(
+            beforeValidate,
+          );
+          await driver.close(connection);
+          await waitForNoPendingRequests(api!, promptMs);
+          return;
+        }
         const baseline = await server.countConnections();
         const connection = await connect();
         await waitForConnectionCount(server, baseline + 1, promptMs);
@@ -295,18 +445,33 @@ export function runDriverConformance<TConnection>(
     it(
       'close() is idempotent: a second close() resolves',
       async () => {
-        const baseline = await server.countConnections();
+        const baseline = overHttp ? 0 : await server.countConnections();
         const connection = await connect();
         await driver.close(connection);
         await expect(driver.close(connection)).resolves.toBeUndefined();
-        await waitForConnectionCount(server, baseline, promptMs);
+        if (overHttp) await waitForNoPendingRequests(api!, promptMs);
+        else await waitForConnectionCount(server, baseline, promptMs);
       },
       timeoutMs,
     );
 
     it(
-      'close() resolves for a connection the server already terminated',
+      overHttp
+        ? 'close() resolves for a client whose API has gone away'
+        : 'close() resolves for a connection the server already terminated',
       async (context) => {
+        if (overHttp) {
+          const doomed = await startApi(server);
+          const owner = options.createDriver(apiTargetFor(server.connectionString, doomed));
+          const connection = await connect(owner);
+          await doomed.close();
+          const settled = await settleWithin(owner.close(connection), promptMs, 'close()');
+          expect(settled.status, 'close() of a client whose API is gone must not reject').toBe(
+            'fulfilled',
+          );
+          await expect(owner.close(connection)).resolves.toBeUndefined();
+          return;
+        }
         requireCapability(context, server, 'terminateBackends');
         const { connection, pid } = await connectWithPid();
         expect(await server.terminateBackends({ pids: [pid] })).toBe(1);
@@ -320,12 +485,16 @@ export function runDriverConformance<TConnection>(
     it(
       'connect() with an already-aborted signal rejects promptly and leaves no server connection',
       async () => {
-        const baseline = await server.countConnections();
+        const baseline = overHttp ? apiRequests() : await server.countConnections();
         const controller = new AbortController();
         controller.abort(new Error('caller gave up'));
         const attempt = connect(driver, controller.signal);
         await rejectionOf(attempt, promptMs, 'connect() with an aborted signal');
-        await waitForConnectionCount(server, baseline, promptMs);
+        if (overHttp) {
+          expect(apiRequests(), 'connect() with an aborted signal sent a request').toBe(baseline);
+        } else {
+          await waitForConnectionCount(server, baseline, promptMs);
+        }
       },
       timeoutMs,
     );
@@ -334,9 +503,7 @@ export function runDriverConformance<TConnection>(
       'connect() aborted during a handshake the server never answers rejects promptly and closes its socket',
       async () => {
         await using listener = await startSilentListener();
-        const hung = options.createDriver(
-          targetFor(withUrl(server.connectionString, { port: listener.port })),
-        );
+        const hung = options.createDriver(suiteTarget({ port: listener.port }));
         const controller = new AbortController();
         const attempt = connect(hung, controller.signal);
         // Awaited below; this only keeps an early failure from going unhandled.
@@ -349,14 +516,30 @@ export function runDriverConformance<TConnection>(
         ).toBe(true);
         controller.abort(new Error('caller gave up'));
         await rejectionOf(attempt, promptMs, 'connect() after its signal aborted');
-        await listener.waitUntilClientsClosed(promptMs);
+        if (overHttp) await listener.waitUntilSpeakersClosed(promptMs);
+        else await listener.waitUntilClientsClosed(promptMs);
       },
       timeoutMs,
     );
 
     it(
-      'validate() rejects for a connection terminated on the server, classified "connection"',
+      overHttp
+        ? 'validate() rejects while the database behind the API is down, classified "connection"'
+        : 'validate() rejects for a connection terminated on the server, classified "connection"',
       async (context) => {
+        if (overHttp) {
+          requireCapability(context, server, 'restart');
+          const connection = await connect();
+          const error = await whileDatabaseDown(() =>
+            rejectionOf(
+              driver.validate(connection, { signal: new AbortController().signal }),
+              timeoutMs,
+              'validate() with the database down',
+            ),
+          );
+          expectReason(driver.classifyError(error), 'connection', error);
+          return;
+        }
         requireCapability(context, server, 'terminateBackends');
         const { connection, pid } = await connectWithPid();
         expect(await server.terminateBackends({ pids: [pid] })).toBe(1);
@@ -371,9 +554,24 @@ export function runDriverConformance<TConnection>(
     );
 
     it(
-      'isBroken() reports a connection terminated on the server once validate() has failed',
+      overHttp
+        ? 'isBroken() reports a client once validate() has failed with the database down'
+        : 'isBroken() reports a connection terminated on the server once validate() has failed',
       async (context) => {
         if (!driver.isBroken) skipWithReason(context, 'the driver does not implement isBroken()');
+        if (overHttp) {
+          requireCapability(context, server, 'restart');
+          const connection = await connect();
+          await whileDatabaseDown(() =>
+            rejectionOf(
+              driver.validate(connection, { signal: new AbortController().signal }),
+              timeoutMs,
+              'validate() with the database down',
+            ),
+          );
+          expect(driver.isBroken(connection), 'isBroken() after the failed validate()').toBe(true);
+          return;
+        }
         requireCapability(context, server, 'terminateBackends');
         const { connection, pid } = await connectWithPid();
         expect(await server.terminateBackends({ pids: [pid] })).toBe(1);
@@ -403,8 +601,30 @@ export function runDriverConformance<TConnection>(
     );
 
     it(
-      'validate() stuck on an unresponsive backend rejects promptly when its signal aborts',
+      overHttp
+        ? 'validate() stuck on an API that never answers rejects promptly when its signal aborts'
+        : 'validate() stuck on an unresponsive backend rejects promptly when its signal aborts',
       async (context) => {
+        if (overHttp) {
+          const connection = await connect();
+          const before = apiRequests();
+          api!.injectFault('no-answer', { times: 1 });
+          try {
+            const controller = new AbortController();
+            const validation = driver.validate(connection, { signal: controller.signal });
+            validation.catch(() => {});
+            await api!.waitForRequests(before + 1, promptMs);
+            expect(
+              await stillPending(validation),
+              'validate() settled although the API never answered',
+            ).toBe(true);
+            controller.abort(new Error('caller gave up'));
+            await rejectionOf(validation, promptMs, 'validate() after its signal aborted');
+          } finally {
+            api!.clearFault();
+          }
+          return;
+        }
         if (server.kind !== 'local') {
           skipWithReason(
             context,
@@ -437,6 +657,12 @@ export function runDriverConformance<TConnection>(
       'reset() leaves a connection out of any transaction and ready to validate',
       async (context) => {
         if (!driver.reset) skipWithReason(context, 'the driver does not implement reset()');
+        if (overHttp) {
+          skipWithReason(
+            context,
+            'over PostgREST each request is its own transaction, so no transaction outlives a request for reset() to end',
+          );
+        }
         const { runQuery } = options;
         if (!runQuery) {
           skipWithReason(context, 'no runQuery option was given to open a transaction');
@@ -460,16 +686,37 @@ export function runDriverConformance<TConnection>(
       'classifyError(): connection refused → "connection"',
       async () => {
         const port = await freePort();
-        const refused = options.createDriver(targetFor(withUrl(server.connectionString, { port })));
-        const error = await rejectionOf(connect(refused), timeoutMs, 'connect() to a closed port');
+        const refused = options.createDriver(suiteTarget({ port }));
+        const error = await rejectionOf(
+          connectAndValidate(refused),
+          timeoutMs,
+          'connect() and validate() to a closed port',
+        );
         expectReason(refused.classifyError(error), 'connection', error);
       },
       timeoutMs,
     );
 
     it(
-      'classifyError(): wrong password → "authentication", and the error does not contain it',
+      overHttp
+        ? 'classifyError(): wrong API key → "authentication", and the error does not contain it'
+        : 'classifyError(): wrong password → "authentication", and the error does not contain it',
       async (context) => {
+        if (overHttp) {
+          const wrongKey = randomSecret('wrong-key');
+          const wrong = options.createDriver(suiteTarget({ key: wrongKey }));
+          const error = await rejectionOf(
+            connectAndValidate(wrong),
+            timeoutMs,
+            'connect() and validate() with a wrong API key',
+          );
+          expectReason(wrong.classifyError(error), 'authentication', error);
+          for (const rendered of [String(error), inspect(error, { depth: 5 })]) {
+            expect(rendered).not.toContain(wrongKey);
+            expect(rendered).not.toContain(api!.key);
+          }
+          return;
+        }
         requireCapability(context, server, 'passwordAuth');
         const role = server.passwordRole!;
         const wrongPassword = randomSecret('wrong-password');
@@ -493,6 +740,12 @@ export function runDriverConformance<TConnection>(
     it(
       'classifyError(): missing database → "configuration"',
       async (context) => {
+        if (overHttp) {
+          skipWithReason(
+            context,
+            "PostgREST answers a database it can't open with 503 PGRST000, the same as one that is down, so a missing database is not told apart over HTTP",
+          );
+        }
         if (server.kind === 'embedded') {
           skipWithReason(context, 'embedded pglite serves any database name, so none is missing');
         }
@@ -534,8 +787,46 @@ export function runDriverConformance<TConnection>(
     );
 
     it(
-      'classifyError(): server at max_connections → "resource-exhausted"',
+      overHttp
+        ? 'classifyError(): the API\'s connection pool exhausted (504 PGRST003) → "resource-exhausted"'
+        : 'classifyError(): server at max_connections → "resource-exhausted"',
       async (context) => {
+        if (overHttp) {
+          requireCapability(context, server, 'concurrentBackends');
+          const small = await startApi(server, { poolSize: 1, acquireTimeoutMs: 100 });
+          const limited = options.createDriver(apiTargetFor(server.connectionString, small));
+          // A raw request holds the API's only database connection for a second.
+          const holding = fetch(`${small.url}/rest/v1/rpc/${CONFORMANCE_EXEC_FUNCTION}`, {
+            method: 'POST',
+            headers: { apikey: small.key, 'content-type': 'application/json' },
+            body: JSON.stringify({ sql: 'SELECT pg_sleep(1)' }),
+          }).then((response) => response.text());
+          try {
+            const started = Date.now();
+            while (
+              (
+                await server.query<{ n: number }>(
+                  "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep'",
+                  [POSTGREST_TEST_APPLICATION_NAME],
+                )
+              )[0]?.n !== 1
+            ) {
+              if (Date.now() - started > promptMs) {
+                throw new Error(`the holding request did not reach the database in ${promptMs} ms`);
+              }
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+            const error = await rejectionOf(
+              connectAndValidate(limited),
+              timeoutMs,
+              'connect() and validate() with the API pool exhausted',
+            );
+            expectReason(limited.classifyError(error), 'resource-exhausted', error);
+          } finally {
+            await holding;
+          }
+          return;
+        }
         requireLocalPostgres(context);
         await using full = await startPostgres({ prefer: 'local', maxConnections: 2 });
         const limited = options.createDriver(targetFor(full.connectionString));
@@ -591,8 +882,16 @@ export function runDriverConformance<TConnection>(
     it(
       "describe() names db.system.name and the target's address, port and database",
       () => {
-        const target = targetFor(server.connectionString);
+        const target = suiteTarget();
         const description = driver.describe();
+        if (overHttp) {
+          const url = new URL(target.url!);
+          expect(description['db.system.name']).not.toBe('');
+          expect(description['server.address'], 'describe()["server.address"]').toBe(url.hostname);
+          expect(description['server.port'], 'describe()["server.port"]').toBe(Number(url.port));
+          expect(description['db.namespace'], 'describe()["db.namespace"]').toBe(target.schema);
+          return;
+        }
         expect(typeof description['db.system.name']).toBe('string');
         expect(description['db.system.name']).not.toBe('');
         // Optional in DriverDescription, but every PostgreSQL target has them, and metrics and
@@ -609,7 +908,7 @@ export function runDriverConformance<TConnection>(
       () => {
         const secret = randomSecret('conformance-secret');
         const secretive = options.createDriver(
-          targetFor(withUrl(server.connectionString, { password: secret })),
+          overHttp ? suiteTarget({ key: secret }) : suiteTarget({ password: secret }),
         );
         const renderings = [
           JSON.stringify(secretive.describe()),

@@ -13,6 +13,13 @@ export interface SilentListener extends AsyncDisposable {
   waitUntilClientSpoke(timeoutMs: number): Promise<void>;
   /** Resolves once every accepted socket was closed by the client, or rejects after `timeoutMs`. */
   waitUntilClientsClosed(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once every socket that sent something was closed by the client, or rejects after
+   * `timeoutMs`. Sockets that never sent a byte are left out: Node's `fetch` (undici) opens a
+   * fresh idle connection right after a request is aborted, and closes it after its keep-alive
+   * timeout (4 s), so an HTTP client is judged by the socket that carried its request.
+   */
+  waitUntilSpeakersClosed(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,6 +29,7 @@ export interface SilentListener extends AsyncDisposable {
  */
 export async function startSilentListener(): Promise<SilentListener> {
   const sockets = new Set<Socket>();
+  const speakers = new Set<Socket>();
   const closedListeners = new Set<() => void>();
   const spokeListeners = new Set<() => void>();
   let spoke = false;
@@ -31,12 +39,14 @@ export async function startSilentListener(): Promise<SilentListener> {
     // Read and discard: a paused socket would never see the client's FIN ('end' needs the
     // buffered startup message consumed first).
     socket.on('data', () => {
+      speakers.add(socket);
       if (spoke) return;
       spoke = true;
       for (const listener of spokeListeners) listener();
     });
     socket.on('close', () => {
       sockets.delete(socket);
+      speakers.delete(socket);
       for (const listener of closedListeners) listener();
     });
   });
@@ -68,6 +78,14 @@ export async function startSilentListener(): Promise<SilentListener> {
         () => sockets.size === 0,
         timeoutMs,
         () => `${sockets.size} socket(s) to the silent listener still open ${timeoutMs} ms later`,
+      ),
+    waitUntilSpeakersClosed: (timeoutMs) =>
+      waitFor(
+        closedListeners,
+        () => speakers.size === 0,
+        timeoutMs,
+        () =>
+          `${speakers.size} socket(s) that sent a request to the silent listener still open ${timeoutMs} ms later`,
       ),
     close,
     [Symbol.asyncDispose]: close,
