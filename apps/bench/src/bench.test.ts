@@ -114,10 +114,10 @@ describe('harness helpers', () => {
   });
 
   it('parses --only and rejects unknown sections', () => {
-    expect(parseOnly([])).toEqual(['breaker', 'pool', 'e2e', 'faults', 'spike']);
+    expect(parseOnly([])).toEqual(['breaker', 'pool', 'e2e', 'faults', 'spike', 'query']);
     expect(parseOnly(['--only', 'spike,breaker'])).toEqual(['breaker', 'spike']);
     expect(parseOnly(['--', '--only=pool', '--only', 'e2e'])).toEqual(['pool', 'e2e']);
-    expect(() => parseOnly(['--only', 'nope'])).toThrow(/breaker\|pool\|e2e\|faults\|spike/);
+    expect(() => parseOnly(['--only', 'nope'])).toThrow(/breaker\|pool\|e2e\|faults\|spike\|query/);
     expect(() => parseOnly(['--fast'])).toThrow(/Unknown argument/);
   });
 });

@@ -1,9 +1,13 @@
 /** The sections `pnpm bench` runs, in order. */
-export const SECTIONS = ['breaker', 'pool', 'e2e', 'faults', 'spike'] as const;
+export const SECTIONS = ['breaker', 'pool', 'e2e', 'faults', 'spike', 'query'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** Sections that need a PostgreSQL server (started once for all of them). */
-export const NEEDS_SERVER: ReadonlySet<SectionName> = new Set<SectionName>(['e2e', 'faults']);
+export const NEEDS_SERVER: ReadonlySet<SectionName> = new Set<SectionName>([
+  'e2e',
+  'faults',
+  'query',
+]);
 
 /**
  * Reads `--only a,b`, `--only=a,b` or repeated `--only a --only b`; no flag means every

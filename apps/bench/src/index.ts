@@ -5,6 +5,7 @@ import { runE2eBench } from './e2e.js';
 import { runFaultBench } from './faults.js';
 import { describeMachine, formatMachine } from './machine.js';
 import { runPoolBench } from './pool.js';
+import { runQueryBench } from './query.js';
 import { isUnavailable, type SectionOutput } from './section.js';
 import { runSpikeBench } from './spike.js';
 import { renderTable, renderUnavailable } from './table.js';
@@ -49,6 +50,10 @@ async function main(): Promise<void> {
         ? runFaultBench(server)
         : Promise.resolve([{ title: '4. Faults', unavailable: serverProblem ?? '' }]),
     spike: () => runSpikeBench(),
+    query: () =>
+      server
+        ? runQueryBench(server)
+        : Promise.resolve([{ title: '6. pool.query()', unavailable: serverProblem ?? '' }]),
   };
 
   try {
