@@ -188,9 +188,13 @@ export class Pool extends EventEmitter implements PgPool {
     return this.enhanced.getStats().idleConnections;
   }
 
-  /** `connect()`s and `query()`s waiting for a client. */
+  /**
+   * `connect()`s and `query()`s waiting for a client to come free. As in pg-pool, a caller for
+   * whom a new client is being opened is not counted.
+   */
   get waitingCount(): number {
-    return this.enhanced.getStats().pending;
+    const stats = this.enhanced.getStats();
+    return Math.max(0, stats.pending - stats.connecting);
   }
 
   /** Clients past `maxLifetimeSeconds` that are still checked out (they close on release). */

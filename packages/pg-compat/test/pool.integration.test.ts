@@ -46,7 +46,10 @@ afterAll(async () => {
 describe('connect()', () => {
   it('resolves a client that runs queries and goes back with release()', async () => {
     const pool = open();
-    const client = await pool.connect();
+    const checkout = pool.connect();
+    // Counted from the moment its client starts connecting; not waiting for another to free up.
+    expect([pool.totalCount, pool.waitingCount]).toEqual([1, 0]);
+    const client = await checkout;
     const result = await client.query('select $1::text as name', ['pg-pool']);
     expect(result.rows[0]).toEqual({ name: 'pg-pool' });
     expect([pool.totalCount, pool.idleCount, pool.waitingCount]).toEqual([1, 0, 0]);
