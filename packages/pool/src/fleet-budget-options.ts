@@ -38,7 +38,10 @@ export interface FleetBudgetOptions {
   readonly key: number | string;
   /**
    * While callers wait and no slot is free, how often the pool looks again (jittered by
-   * ±20 %), so slots freed by other processes are used within about this long.
+   * ±20 %) on a connection it holds, so slots freed by other processes are used within about
+   * this long. A pool that holds no connection can only look by opening one (over the budget
+   * for a round trip when the fleet is still full), so after one such miss it looks every
+   * 8 × `recheckMs` instead.
    * @default 1_000
    */
   readonly recheckMs?: number;

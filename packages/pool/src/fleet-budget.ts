@@ -13,6 +13,9 @@ import type { ResolvedFleetBudget } from './fleet-budget-options.js';
 import type { Lease } from './lease.js';
 import { timerDelay } from './timer-delay.js';
 
+/** How much longer than `recheckMs` a pool holding no connection waits between looks. */
+const BLIND_BACKOFF = 8;
+
 /** What the budget reads from and calls back into; the pool implements it. */
 export interface FleetBudgetHost<TConnection> {
   /** Connections the pool holds; each holds one slot. */
@@ -162,8 +165,9 @@ export class FleetBudget<TConnection> {
     if (this.timer !== undefined || this.looking || !this.host.isOpen()) return;
     const { clock, budget, random } = this.options;
     // Holding no connection, a look costs a connection beyond the budget for a moment: back
-    // off to 4 × recheckMs so a pool shut out of a full fleet rarely adds to it.
-    const factor = this.host.size === 0 ? Math.min(4, 1 + this.blindMisses) : 1;
+    // off to 8 × recheckMs after the first miss, so a pool shut out of a full fleet rarely
+    // adds to it (each look there costs a connect and a round trip over the budget).
+    const factor = this.host.size === 0 && this.blindMisses > 0 ? BLIND_BACKOFF : 1;
     const delayMs = budget.recheckMs * factor * (0.8 + 0.4 * random());
     this.timer = clock.setTimeout(this.onRecheck, timerDelay(delayMs));
     unrefTimer(this.timer);

@@ -114,11 +114,11 @@ describe('fleetBudget across processes', () => {
       }
       // Under load, once every process has started and made its first connects (a process
       // joining a full fleet opens one connection beyond the budget to find that out): every
-      // 50 ms for 4 s (a sample that runs late is taken at once).
+      // 50 ms for 6 s (a sample that runs late is taken at once).
       await sleep(1_000);
       const samples: number[] = [];
       const loadStarted = performance.now();
-      for (let due = loadStarted; due - loadStarted < 4_000; due += 50) {
+      for (let due = loadStarted; due - loadStarted < 6_000; due += 50) {
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         samples.push(await counter.count());
@@ -152,7 +152,7 @@ describe('fleetBudget across processes', () => {
       const othersBefore = await counter.count(victim.name);
       let othersAfter = othersBefore;
       let recoveredMs = Number.NaN;
-      while (performance.now() - killedAt < 10_000) {
+      while (performance.now() - killedAt < 15_000) {
         othersAfter = await counter.count(victim.name);
         const victimLeft = (await counter.count()) - othersAfter;
         if (victimLeft === 0 && othersAfter >= SLOTS - 1) {
@@ -166,7 +166,7 @@ describe('fleetBudget across processes', () => {
           `to ${othersAfter} connections in ${Math.round(recoveredMs)} ms`,
       );
       expect(victimHeld).toBeGreaterThan(0);
-      expect(recoveredMs).toBeLessThan(8_000);
+      expect(recoveredMs).toBeLessThan(12_000);
       // And still within the budget once they did.
       const after: number[] = [];
       for (let index = 0; index < 10; index++) {
@@ -179,7 +179,7 @@ describe('fleetBudget across processes', () => {
       await counter.end();
     }
     for (const worker of workers) expect(worker.errors).toEqual([]);
-  }, 40_000);
+  }, 60_000);
 
   it('a pool that finds no free slot waits within its deadline, then gets the slot freed', async (context) => {
     requireCapability(context, server, 'concurrentBackends');
