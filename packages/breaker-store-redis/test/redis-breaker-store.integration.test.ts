@@ -1,5 +1,11 @@
-import type { SharedBreakerState } from '@enhanced-pool/circuit-breaker';
-import { type RedisServer, redisUnavailable, startRedis } from '@enhanced-pool/testing';
+import type { SharedBreakerState, StoreErrorEvent } from '@enhanced-pool/circuit-breaker';
+import { createCircuitBreaker, isBrokenCircuitError } from '@enhanced-pool/circuit-breaker';
+import {
+  createFaultProxy,
+  type RedisServer,
+  redisUnavailable,
+  startRedis,
+} from '@enhanced-pool/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBreakerStore, type RedisBreakerStore } from '../src/index.js';
@@ -150,6 +156,73 @@ describe.skipIf(missing)('createRedisBreakerStore() against redis-server', () =>
       await lonelyStore.close();
       lonely.disconnect();
       await own.stop();
+    }
+  });
+
+  it('a Redis that stops answering: operations time out, calls stay on local state', async () => {
+    const name = uniqueName();
+    const proxy = await createFaultProxy({ target: { host: server.host, port: server.port } });
+    const slow = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    slow.on('error', () => {});
+    const slowStore = createRedisBreakerStore({ client: slow });
+    const breaker = createCircuitBreaker({
+      name,
+      store: slowStore,
+      storeTimeoutMs: 500,
+      window: { kind: 'consecutive', failures: 1 },
+      openDurationMs: 300,
+    });
+    const storeErrors: StoreErrorEvent[] = [];
+    breaker.on('storeError', (event) => storeErrors.push(event));
+    const timed = async (fn: () => Promise<unknown>) => {
+      const startedAt = performance.now();
+      const outcome = await fn().then(
+        () => 'ok',
+        (error: unknown) => (isBrokenCircuitError(error) ? 'refused' : 'failed'),
+      );
+      return { outcome, ms: performance.now() - startedAt };
+    };
+    try {
+      expect((await timed(() => breaker.execute(() => 1))).outcome).toBe('ok');
+      await slow.ping(); // connected through the proxy
+      proxy.blackhole({ existing: true }); // Redis goes silent: commands are sent, never answered
+      const failed = await timed(() => breaker.execute(() => Promise.reject(new Error('down'))));
+      const refused = await timed(() => breaker.execute(() => 1));
+      expect([failed.outcome, refused.outcome]).toEqual(['failed', 'refused']);
+      const publishTimedOut = new Promise<StoreErrorEvent>((resolve) =>
+        breaker.on('storeError', (event) => event.operation === 'publish' && resolve(event)),
+      );
+      // The publish of the opening gives up after storeTimeoutMs.
+      expect(await publishTimedOut).toMatchObject({
+        error: { code: 'STORE_TIMEOUT', timeoutMs: 500 },
+      });
+      // The open period ends. The store has just failed, so the trial runs here at once, on
+      // local state; the lease request still goes out (to learn whether Redis is back).
+      const openRemainingMs = breaker.snapshot().openRemainingMs ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, openRemainingMs + 10));
+      const calls = [];
+      while (calls.at(-1)?.outcome !== 'ok' && calls.length < 100) {
+        calls.push(await timed(() => breaker.execute(() => 1)));
+        if (calls.at(-1)?.outcome === 'refused')
+          await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(calls.at(-1)?.outcome).toBe('ok');
+      expect(breaker.state).toBe('closed');
+      const slowest = Math.max(failed.ms, refused.ms, ...calls.map((call) => call.ms));
+      console.log(
+        `Redis silent: slowest call ${slowest.toFixed(1)} ms; ${calls.length} call(s) to the local trial`,
+      );
+      expect(slowest).toBeLessThan(400); // no call waited for the 500 ms store timeout
+      expect(calls.map((call) => call.outcome)).toEqual(['ok']);
+      const leaseTimedOut = new Promise<void>((resolve) =>
+        breaker.on('storeError', (event) => event.operation === 'acquireProbeLease' && resolve()),
+      );
+      await leaseTimedOut;
+    } finally {
+      breaker.dispose();
+      await slowStore.close();
+      slow.disconnect();
+      await proxy.close();
     }
   });
 
