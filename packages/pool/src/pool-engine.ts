@@ -466,8 +466,12 @@ export abstract class PoolEngine<TConnection> {
     const waiter = this.queue.create(now, signal, stack, mustValidate);
     this.queue.push(waiter, now);
     this.sizing?.arm();
-    this.connector.fillForWaiters(waiter);
-    this.connector.ensureMinimum();
+    // A full pool (the steady state under load) can open nothing for the waiter, and is at
+    // least at minSize: skip asking the connector.
+    if (this.size < this.maxSize) {
+      this.connector.fillForWaiters(waiter);
+      this.connector.ensureMinimum();
+    }
     return waiter.promise;
   }
 
