@@ -86,29 +86,31 @@ describe('pool.query()', () => {
     await pool.close();
   });
 
-  it('sends a statement to an idle connection rather than behind a slow one', async () => {
+  it('pipelines behind a busy connection only up to half the bound, then takes another', async () => {
     const { pool, driver, clock, query } = setup({
       maxSize: 2,
+      query: { maxInFlightPerConnection: 4 },
       driverOptions: { queryLatencyMs: (text) => (text === 'slow' ? 1_000 : 1) },
     });
     await warm({ pool, driver, clock }, 2);
     const slow = track(query('slow'));
     await clock.flush();
-    const fast = track(query('fast'));
-    await clock.advanceAsync(1);
-    expect(fast.status).toBe('fulfilled');
-    expect(slow.status).toBe('pending');
-    expect(pool.getQueryStats().sharedConnections).toBe(1);
-    // The next one goes to the connection that is answering, not behind the silent one.
+    // One goes behind the slow one (half the bound is 2 on the wire), the next ones elsewhere.
+    const behind = track(query('fast'));
+    const elsewhere = [track(query('fast')), track(query('fast'))];
+    await clock.flush();
+    expect(pool.getQueryStats().sharedConnections).toBe(2);
+    await clock.advanceAsync(2);
+    expect(elsewhere.map((call) => call.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(behind.status).toBe('pending');
+    // The connection that answers takes the next statement, not the silent one.
     const next = track(query('fast'));
-    const after = track(query('fast'));
     await clock.advanceAsync(1);
-    expect([next.status, after.status]).toEqual(['fulfilled', 'pending']);
-    await clock.advanceAsync(1);
-    expect(after.status).toBe('fulfilled');
-    expect(new Set([fast, next, after].map((call) => call.value!.connectionId)).size).toBe(1);
+    expect(next.status).toBe('fulfilled');
+    expect(next.value!.connectionId).toBe(elsewhere[0]!.value!.connectionId);
     await clock.advanceAsync(1_000);
-    expect(slow.status).toBe('fulfilled');
+    expect([slow.status, behind.status]).toEqual(['fulfilled', 'fulfilled']);
+    expect(behind.value!.connectionId).toBe(slow.value!.connectionId);
     await pool.close();
   });
 
