@@ -305,6 +305,8 @@ function driverFetch(state: ClientState, userFetch: typeof fetch | undefined): t
     if (probeId !== null) headers.delete(PROBE_HEADER);
     const probe = probeId === null ? undefined : state.probes.get(probeId);
     const closed = state.controller.signal;
+    // A fetch of the user's may ignore an aborted signal: refuse here, before sending.
+    closed.throwIfAborted();
     const signal =
       init?.signal === undefined || init.signal === null
         ? closed
