@@ -96,13 +96,13 @@ describe('driverForConnectionType', () => {
     ],
     [
       'supabase',
-      { url: 'https://x.supabase.co', key: 'k', healthCheck: { view: 'v' } },
+      { url: 'https://x.supabase.co', key: 'k', healthCheck: 'notes' },
       'connectionParams.healthCheck',
     ],
     [
       'supabase',
-      { url: 'https://x.supabase.co', key: 'k', healthCheck: { table: 't', rpc: 'f' } },
-      'connectionParams.healthCheck',
+      { url: 'https://x.supabase.co', key: 'k', clientOptions: [] },
+      'connectionParams.clientOptions',
     ],
   ])('%s with a bad field names it: %j', (type, params, option) => {
     const loader = recordingLoader();

@@ -20,8 +20,14 @@ export interface DirectConnectionParams {
   readonly [clientSetting: string]: unknown;
 }
 
-/** What a Supabase health check runs: a `HEAD` select on a table, or a function call. */
-export type SupabaseHealthCheckParams = { readonly table: string } | { readonly rpc: string };
+/**
+ * What a Supabase health check runs: a `HEAD` select on a table, or a function call, each
+ * bounded by `timeoutMs`. The Supabase driver documents the defaults and checks the fields.
+ */
+export type SupabaseHealthCheckParams = (
+  | { readonly table: string }
+  | { readonly rpc: string; readonly args?: Readonly<Record<string, unknown>> }
+) & { readonly schema?: string; readonly timeoutMs?: number };
 
 /** Where a `connectionType: 'supabase'` pool connects: a project's API through supabase-js. */
 export interface SupabaseConnectionParams {
@@ -198,13 +204,13 @@ function supabaseDriverOptions(params: Record<string, unknown>): Record<string, 
     }
   }
   const { healthCheck, clientOptions } = params;
-  if (healthCheck !== undefined) {
-    const ok =
-      isObject(healthCheck) &&
-      Object.keys(healthCheck).length === 1 &&
-      ((typeof healthCheck.table === 'string' && healthCheck.table.length > 0) ||
-        (typeof healthCheck.rpc === 'string' && healthCheck.rpc.length > 0));
-    if (!ok) throw invalid('healthCheck', healthCheck, "{ table: 'name' } or { rpc: 'function' }");
+  // Their fields are the driver's to check (it names them as connectionParams.healthCheck.…).
+  if (healthCheck !== undefined && !isObject(healthCheck)) {
+    throw invalid(
+      'healthCheck',
+      healthCheck,
+      "an object, { table: 'name' } or { rpc: 'function' }",
+    );
   }
   if (clientOptions !== undefined && !isObject(clientOptions)) {
     throw invalid('clientOptions', clientOptions, 'an object (supabase-js createClient options)');
