@@ -35,7 +35,7 @@ async function runFixture(): Promise<Map<string, Map<string, AssertionResult['st
           '--reporter=json',
           `--outputFile=${outputFile}`,
         ],
-        { cwd: packageRoot, timeout: 240_000, env: { ...process.env, DATABASE_URL: '' } },
+        { cwd: packageRoot, timeout: 600_000, env: { ...process.env, DATABASE_URL: '' } },
         // The child fails (that is the point); its results file says how.
         () => resolve(),
       );
@@ -87,7 +87,7 @@ describe.skipIf(withoutLocalServer !== undefined)(
 
     beforeAll(async () => {
       results = await runFixture();
-    }, 240_000);
+    }, 600_000);
 
     it('fails the signal checks for a driver that ignores its abort signal', () => {
       expect(failed(results.get('ignores-signal')).sort()).toEqual(
