@@ -57,7 +57,7 @@ function setup() {
   const logger = recordingLogger();
   const idle = new IdleList<string>();
   const { sizer, observed, contexts, state } = stubSizer();
-  const calls = { growToTarget: 0, refuses: false };
+  const calls = { growToTarget: 0, refuses: false, growthLimit: Number.POSITIVE_INFINITY };
   const discarded: number[] = [];
   const gauges = { active: 0, pending: 0, connecting: 0 };
   const host: SizingHost<string> & {
@@ -95,7 +95,7 @@ function setup() {
   const loop = new SizingLoop(
     {
       sizer,
-      gate: { refuses: () => calls.refuses },
+      gate: { refuses: () => calls.refuses, growthLimit: () => calls.growthLimit },
       connector: {
         growToTarget() {
           calls.growToTarget++;
@@ -208,6 +208,17 @@ describe('SizingLoop', () => {
       { action: 'grow', from: MIN_SIZE, to: 6, reason: 'grow because the test says so' },
     ]);
     expect(logger.lines).toEqual(['debug Pool "orders": grow to 6']);
+  });
+
+  it('grows no further than the gate allows (a fleet budget), never below minSize', () => {
+    const { host, state, calls, tick } = setup();
+    calls.growthLimit = 4;
+    state.next = decision('grow', 6, MIN_SIZE);
+    tick();
+    expect(host.targetSize).toBe(4);
+    calls.growthLimit = 0;
+    tick();
+    expect(host.targetSize).toBe(MIN_SIZE);
   });
 
   it('shrinks: retires idle surplus, least recently used first', () => {

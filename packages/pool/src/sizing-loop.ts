@@ -33,7 +33,11 @@ export interface SizingHost<TConnection> {
 export interface SizingLoopOptions {
   readonly sizer: AdaptiveSizer;
   /** Says whether connections can be opened now (not while the breaker or a fatal hold refuses). */
-  readonly gate: { refuses(): boolean };
+  /**
+   * Whether connects are refused now, and how many connections the pool may hold at most
+   * (`Infinity`, or what a fleet budget leaves it).
+   */
+  readonly gate: { refuses(): boolean; growthLimit(): number };
   /** Opens connections toward the new target. */
   readonly connector: { growToTarget(): void };
   readonly clock: Clock;
@@ -108,7 +112,11 @@ export class SizingLoop<TConnection> {
     });
     const decision = sizer.decide({ breakerOpen: this.options.gate.refuses() });
     const from = host.targetSize;
-    host.targetSize = Math.max(host.minSize, decision.targetSize);
+    // A fleet budget caps growth: the target never promises connections no slot is left for.
+    host.targetSize = Math.max(
+      host.minSize,
+      Math.min(decision.targetSize, this.options.gate.growthLimit()),
+    );
     if (decision.action === 'grow') this.options.connector.growToTarget();
     else if (decision.action === 'shrink') {
       this.retireIdle(decision.current - decision.targetSize);
