@@ -303,6 +303,9 @@ export class ConnectGate {
 
   dispose(): void {
     this.subscription?.dispose();
+    // The pool made this breaker: with a shared store it leaves the store's subscription and
+    // gives back a probe lease it holds, so a closed pool keeps no Redis traffic or lease.
+    this.breaker?.dispose();
   }
 
   private armRetryTimer(now: number): void {

@@ -1,3 +1,4 @@
+import type { BreakerStateStore } from '@enhanced-pool/circuit-breaker';
 import { ConnectError, PoolClosedError } from '@enhanced-pool/core';
 import { describe, expect, it } from 'vitest';
 import { createHarness, ignoringConnectAbort, track, warm } from '../test/pool-harness.js';
@@ -67,6 +68,27 @@ describe('close', () => {
       destroyedByReason: expect.objectContaining({ close: 3 }),
     });
     expect(pool.closeAll()).toBe(first);
+  });
+
+  it("leaves its breaker's shared store: the subscription ends when the pool closes", async () => {
+    const subscribed: string[] = [];
+    const ended: string[] = [];
+    const store: BreakerStateStore = {
+      publish: async () => {},
+      read: async () => undefined,
+      subscribe(name) {
+        subscribed.push(name);
+        return { dispose: () => ended.push(name) };
+      },
+      acquireProbeLease: async () => ({ granted: true }),
+      releaseProbeLease: async () => {},
+    };
+    const { pool } = createHarness({ name: 'orders', circuitBreaker: { store } });
+    await pool.acquire().then((lease) => lease.release());
+    expect(subscribed).toEqual(['orders']);
+    expect(ended).toEqual([]);
+    await pool.close();
+    expect(ended).toEqual(['orders']);
   });
 
   it('rejects waiters and later acquires with PoolClosedError', async () => {
