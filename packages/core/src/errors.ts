@@ -16,7 +16,9 @@ export type EnhancedPoolErrorCode =
   | 'VALIDATION_FAILED'
   // Thrown by the standalone circuit breaker, which carries the same brand but can't import core.
   | 'BROKEN_CIRCUIT'
-  | 'PERMIT_ALREADY_REPORTED';
+  | 'PERMIT_ALREADY_REPORTED'
+  // pool.query() refused a statement that would leave session state on a shared connection.
+  | 'STATEMENT_REFUSED';
 
 const BRAND: unique symbol = Symbol.for('@enhanced-pool/error') as never;
 

@@ -12,13 +12,13 @@ import {
 } from '@enhanced-pool/core';
 import { CloseProtocol } from './close-protocol.js';
 import { ConnectGate } from './connect-gate.js';
+import type { ConnectionTypePoolOptions } from './connection-type.js';
 import { type ConnectAttempt, Connector } from './connector.js';
 import { classifyWith, driverLogContext, isBrokenWith } from './driver-calls.js';
 import { HandOutValidation } from './hand-out-validation.js';
 import { PoolHealthTarget } from './health-target.js';
 import { IdleList } from './idle-list.js';
 import { IdleReaper } from './idle-reaper.js';
-import type { ConnectionTypePoolOptions } from './connection-type.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { LeakDetector } from './leak-detector.js';
 import type { Lease } from './lease.js';

@@ -8,8 +8,7 @@ export type StatementRefusedReason =
   | 'no-driver-query';
 
 const BRAND: unique symbol = Symbol.for('@enhanced-pool/error') as never;
-// Listed beside the other codes of the family in `EnhancedPoolErrorCode` once core carries it.
-const CODE = 'STATEMENT_REFUSED' as EnhancedPoolErrorCode;
+const CODE: EnhancedPoolErrorCode = 'STATEMENT_REFUSED';
 
 /**
  * `pool.query()` refused a statement before sending it. Statements that leave state behind in

@@ -159,7 +159,7 @@ describe('pool.query() against a real PostgreSQL', () => {
 
   it('refuses session-state statements, and leases still get a plain client for transactions', async () => {
     const { pool } = createTestPool({ maxSize: 1 });
-    for (const text of ['BEGIN', 'SET search_path = public', 'LISTEN jobs', "SELECT 1; BEGIN"]) {
+    for (const text of ['BEGIN', 'SET search_path = public', 'LISTEN jobs', 'SELECT 1; BEGIN']) {
       await expect(pool.query(text)).rejects.toSatisfy(StatementRefusedError.isInstance);
     }
     await Promise.all(Array.from({ length: 20 }, () => pool.query('SELECT 1')));
