@@ -126,13 +126,40 @@ describe('CountAgreement', () => {
     );
   });
 
-  it('never counts a reading taken while a connect was in flight', async () => {
+  it('lets the server see connects in flight, but never more', async () => {
     const time = manualTime();
-    const counts = new CountAgreement(
+    const inFlight = new CountAgreement(
+      () => ({ poolSize: 6, connecting: 4 }),
+      async () => {
+        time.advance(100);
+        return 7;
+      },
+      1_000,
+      time,
+    );
+    await inFlight.check('restart', 0, () => undefined);
+    expect(inFlight.late).toBe(0);
+    const leaked = new CountAgreement(
       () => ({ poolSize: 4, connecting: 1 }),
       async () => {
         time.advance(300);
-        return 4;
+        return 6;
+      },
+      1_000,
+      time,
+    );
+    await leaked.check('kill-all', time.now(), () => undefined);
+    expect(leaked.late).toBe(1);
+  });
+
+  it('never counts a reading while the pool changed under it', async () => {
+    const time = manualTime();
+    let size = 0;
+    const counts = new CountAgreement(
+      () => ({ poolSize: size++ % 2 === 0 ? 5 : 6, connecting: 0 }),
+      async () => {
+        time.advance(100);
+        return 5;
       },
       1_000,
       time,

@@ -9,7 +9,6 @@ import {
   startPostgres,
 } from '@enhanced-pool/testing';
 import pg from 'pg';
-import { countLiveTimers } from '../live-timers.js';
 import { describeMachine, type MachineInfo } from '../machine.js';
 import { formatBytes } from '../table.js';
 import { AcquireTracker } from './acquire-tracker.js';
@@ -24,6 +23,7 @@ import { settledHeapBytes } from './heap.js';
 import { LoopStalls } from './loop-stalls.js';
 import { createSeededRandom } from './seeded-random.js';
 import type { InvariantResult, SoakReport } from './soak-report.js';
+import { countSoakTimers, settledTimerCount } from './soak-timers.js';
 import { OPERATIONS, Workload } from './workload.js';
 import { compareWrites, type TableContents, WriteLedger } from './write-ledger.js';
 
@@ -131,7 +131,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const warmupMs =
     options.warmupMs ?? Math.min(30_000, Math.max(5_000, Math.round(options.durationMs / 10)));
   const machine: MachineInfo = describeMachine();
-  const timers = countLiveTimers();
+  const timers = countSoakTimers();
 
   let server: PostgresServer | undefined;
   let proxy: FaultProxy | undefined;
@@ -218,7 +218,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await workload.pause();
     const settledAtWarmup = await quiescent(activePool, 5_000);
     const warmHeap = await settledHeapBytes();
-    const warmTimers = timers.live();
+    const warmTimers = await settledTimerCount(timers);
+    const warmTimerList = timers.describe();
     workload.resume();
     log(`warm-up done: heap ${formatBytes(warmHeap)}, ${warmTimers} live timers`);
 
@@ -294,7 +295,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const endCheck = counts.check('end of load', performance.now(), () => undefined);
     await endCheck;
     const endHeap = await settledHeapBytes();
-    const endTimers = timers.live();
+    const endTimers = await settledTimerCount(timers);
+    const endTimerList = timers.describe();
     const endStats = activePool.getStats();
     const endQueryStats = activePool.getQueryStats();
     acquires.sweep();
@@ -455,13 +457,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     });
     const timerViolations: string[] = [];
     if (endTimers > warmTimers)
-      timerViolations.push(`${endTimers - warmTimers} more live timer(s) than after warm-up`);
+      timerViolations.push(
+        `${endTimers - warmTimers} more live timer(s) than after warm-up: after warm-up ${warmTimerList.join(', ')}; at the end ${endTimerList.join(', ')}`,
+      );
     if (settledAtWarmup === undefined)
       timerViolations.push('the pool was not idle when the warm-up figures were taken');
     invariants.push({
       name: 'live timers back to warm-up level',
       ok: timerViolations.length === 0,
-      figure: `${warmTimers} after warm-up, ${endTimers} at the end (pool idle both times)`,
+      figure: `${warmTimers} after warm-up, ${endTimers} at the end (pool idle both times, fewest over 1 s): ${endTimerList.join(', ')}`,
       violations: timerViolations,
     });
     const unexpected = errors.total('unexpected');
