@@ -172,8 +172,10 @@ describe('recovery against a real PostgreSQL', () => {
       state.successes,
     );
     // A statement in flight on a connection that dies fails; nothing else does: nobody is
-    // refused by the open breaker, and no acquire times out.
-    expect(failures.length).toBeLessThanOrEqual(Math.min(inFlightAtKill, sizeAtKill));
+    // refused by the open breaker, and no acquire times out. At most one statement per
+    // connection: the snapshot above is taken before `kill()` resolves, and on a loaded machine
+    // more leases start in between, so the bound is the pool's size, not that snapshot.
+    expect(failures.length).toBeLessThanOrEqual(maxSize);
     expect(failures.filter((failure) => failure.code === 'CIRCUIT_OPEN')).toEqual([]);
     expect(attempts).toBeLessThanOrEqual(bound);
     expect(recoveryMs).toBeLessThanOrEqual(50);
