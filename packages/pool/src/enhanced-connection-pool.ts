@@ -32,7 +32,8 @@ import type { PoolEvents } from './pool-events.js';
 import { MAX_TIMER_DELAY_MS, type PoolOptions, type QueryPoolOptions } from './pool-options.js';
 import type { PoolStats } from './pool-stats.js';
 import { ACTIVE, type ConnectionRecord, type PoolLease } from './pooled-connection.js';
-import { type QueryStats, SharedQuery } from './shared-query.js';
+import type { QueryStats } from './query-stats.js';
+import { SharedQuery } from './shared-query.js';
 import { resolveQueryPoolOptions } from './shared-query-options.js';
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;

@@ -4,7 +4,7 @@ import {
   InvalidOptionError,
   numberOption,
 } from '@enhanced-pool/core';
-import { MAX_TIMER_DELAY_MS } from './pool-options.js';
+import { MAX_TIMER_DELAY_MS } from './timer-delay.js';
 
 /**
  * A connection budget shared by every process that uses the same `key` on the same database:

@@ -55,8 +55,8 @@ export type {
   ResolvedPoolOptions,
 } from './pool-options.js';
 export type { PoolStats } from './pool-stats.js';
+export type { QueryStats } from './query-stats.js';
 export { resolvePoolOptions } from './resolve-pool-options.js';
-export type { QueryStats } from './shared-query.js';
 export type { ResolvedQueryPoolOptions } from './shared-query-options.js';
 export {
   StatementRefusedError,

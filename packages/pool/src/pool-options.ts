@@ -7,8 +7,7 @@ import type { Clock, Driver, Logger } from '@enhanced-pool/core';
 import type { ResolvedHealthCheckerOptions } from '@enhanced-pool/health-checker';
 import type { FleetBudgetOptions, ResolvedFleetBudget } from './fleet-budget-options.js';
 
-/** The longest delay a Node timer accepts; longer ones fire after 1 ms instead. */
-export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+export { MAX_TIMER_DELAY_MS } from './timer-delay.js';
 
 /**
  * How the pool spaces out connects after a failure. Delays are "full jitter"

@@ -4,7 +4,7 @@ import type { HealthReport, Readiness } from '@enhanced-pool/health-checker';
 import type { Lease } from './lease.js';
 import type { PoolEvents } from './pool-events.js';
 import type { PoolStats } from './pool-stats.js';
-import type { QueryStats } from './shared-query.js';
+import type { QueryStats } from './query-stats.js';
 
 /** Options of one `acquire()`. */
 export interface AcquireOptions {

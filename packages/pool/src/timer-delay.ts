@@ -1,4 +1,5 @@
-import { MAX_TIMER_DELAY_MS } from './pool-options.js';
+/** The longest delay a Node timer accepts; longer ones fire after 1 ms instead. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
 /**
  * A delay Node's timers accept: never negative, whole milliseconds rounded up (a timer that
