@@ -30,16 +30,16 @@ export interface E2eBenchOptions {
 const TITLE = '3. End to end: `SELECT 1` on PostgreSQL over loopback, pool size 10';
 const SQL = 'SELECT 1';
 /** Latency samples kept per run; a run on loopback does far fewer. */
-const MAX_SAMPLES = 1 << 20;
+export const MAX_SAMPLES = 1 << 20;
 
-interface RunResult {
+export interface RunResult {
   readonly opsPerSecond: number;
   readonly p50: number;
   readonly p99: number;
 }
 
 /** Runs `concurrency` loops of `pool.query()` until `durationMs` is up; every call's latency. */
-async function timedRun(
+export async function timedRun(
   pool: PgBenchPool,
   concurrency: number,
   durationMs: number,

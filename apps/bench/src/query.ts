@@ -3,12 +3,11 @@ import { createPool } from '@enhanced-pool/pool';
 import type { PostgresServer } from '@enhanced-pool/testing';
 import pg from 'pg';
 import postgres from 'postgres';
-import { warmConnections } from './e2e.js';
+import { MAX_SAMPLES, type RunResult, timedRun, warmConnections } from './e2e.js';
 import {
   collectGarbage,
   elapsedMs,
   median,
-  percentile,
   runWorkers,
   withDeadline,
 } from './measure.js';
@@ -42,39 +41,6 @@ export interface QueryBenchOptions {
 const TITLE = '6. pool.query(): `SELECT 1` on shared, pipelined connections, pool size 10';
 const LONG_TITLE = '6b. pool.query() over 30 s at concurrency 64: first vs last 5 s';
 const SQL = 'SELECT 1';
-const MAX_SAMPLES = 1 << 20;
-
-interface RunResult {
-  readonly opsPerSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-}
-
-/** Runs `concurrency` loops of `pool.query()` for `durationMs`; every call's latency. */
-async function timedRun(
-  pool: PgBenchPool,
-  concurrency: number,
-  durationMs: number,
-  samples: Float64Array,
-): Promise<RunResult> {
-  let count = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(durationMs * 1e6));
-  await runWorkers(concurrency, async () => {
-    while (process.hrtime.bigint() < end) {
-      const before = process.hrtime.bigint();
-      await pool.query(SQL);
-      if (count < samples.length) samples[count] = Number(process.hrtime.bigint() - before) / 1e6;
-      count += 1;
-    }
-  });
-  const recorded = Math.min(count, samples.length);
-  return {
-    opsPerSecond: (count / elapsedMs(start)) * 1_000,
-    p50: percentile(samples, recorded, 50),
-    p99: percentile(samples, recorded, 99),
-  };
-}
 
 /** Our pool, used through `pool.query()`. */
 function createOurQueryPool(options: PgBenchPoolOptions): PgBenchPool {
