@@ -4,13 +4,7 @@ import type { PostgresServer } from '@enhanced-pool/testing';
 import pg from 'pg';
 import postgres from 'postgres';
 import { MAX_SAMPLES, type RunResult, timedRun, warmConnections } from './e2e.js';
-import {
-  collectGarbage,
-  elapsedMs,
-  median,
-  runWorkers,
-  withDeadline,
-} from './measure.js';
+import { collectGarbage, elapsedMs, median, runWorkers, withDeadline } from './measure.js';
 import {
   createPgPoolPeer,
   createRawClients,
