@@ -37,6 +37,9 @@ export interface PgStreamLike {
   readonly destroyed?: boolean;
   readonly writable?: boolean;
   destroy(error?: Error): void;
+  /** Node's `Writable.cork()`: writes are held until as many `uncork()` calls. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /**

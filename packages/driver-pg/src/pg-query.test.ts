@@ -82,4 +82,63 @@ describe('createPgQuery', () => {
     await expect(query(client, 'SELECT 1', undefined, options)).rejects.toThrow(TypeError);
     expect(client.pipeline).toBe(false);
   });
+
+  it('holds the writes of one turn and sends them together once the turn is over', async () => {
+    const { client, pending } = fakeClient();
+    const events: string[] = [];
+    let corks = 0;
+    const stream = {
+      destroyed: false,
+      destroy: () => undefined,
+      cork: () => {
+        corks++;
+        events.push('cork');
+      },
+      uncork: () => {
+        corks--;
+        events.push('uncork');
+      },
+    };
+    Object.assign(client, { connection: { stream } });
+    const send = client.query.bind(client);
+    client.query = (text: string, values?: unknown[]) => {
+      events.push(`write ${text}`);
+      return send(text, values);
+    };
+
+    const first = [1, 2, 3].map((n) => query(client, `SELECT ${n}`, undefined, options));
+    expect(events).toEqual(['cork', 'write SELECT 1', 'write SELECT 2', 'write SELECT 3']);
+    await Promise.resolve();
+    // Promise reactions of the same turn still join the batch.
+    const joined = query(client, 'SELECT 4', undefined, options);
+    expect(corks).toBe(1);
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    expect(events.slice(-2)).toEqual(['write SELECT 4', 'uncork']);
+    expect(corks).toBe(0);
+
+    // A later turn is a batch of its own.
+    const later = query(client, 'SELECT 5', undefined, options);
+    expect(events.slice(-2)).toEqual(['cork', 'write SELECT 5']);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(corks).toBe(0);
+    for (const entry of pending) entry.resolve(result());
+    await Promise.all([...first, joined, later]);
+  });
+
+  it('does not cork a destroyed socket, or a client without one', async () => {
+    const { client, pending } = fakeClient();
+    let corked = false;
+    Object.assign(client, {
+      connection: {
+        stream: { destroyed: true, destroy: () => undefined, cork: () => (corked = true) },
+      },
+    });
+    const onDestroyed = query(client, 'SELECT 1', undefined, options);
+    const bare = fakeClient();
+    const onBare = query(bare.client, 'SELECT 1', undefined, options);
+    expect(corked).toBe(false);
+    pending[0]!.resolve(result());
+    bare.pending[0]!.resolve(result());
+    await Promise.all([onDestroyed, onBare]);
+  });
 });
