@@ -72,6 +72,29 @@ describe('pool.query()', () => {
     await pool.close();
   });
 
+  it('keeps a shared connection while its callers send again in the same turn', async () => {
+    const { pool, clock, query } = setup({
+      maxSize: 1,
+      driverOptions: { queryLatencyMs: 1 },
+    });
+    // Each answer leaves nothing on the wire until its caller sends the next statement.
+    const done = (async () => {
+      for (let round = 0; round < 20; round++) await query('SELECT 1');
+    })();
+    let finished = false;
+    void done.then(() => (finished = true));
+    for (let step = 0; step < 100 && !finished; step++) await clock.advanceAsync(1);
+    await done;
+    // One borrow for the 20 statements, not one each.
+    expect(pool.getStats().acquired).toBe(1);
+    expect(pool.getQueryStats().succeeded).toBe(20);
+    // A turn with nothing on its wire: the connection goes back.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(pool.getQueryStats().sharedConnections).toBe(0);
+    expect(pool.getStats()).toMatchObject({ idleConnections: 1, activeConnections: 0 });
+    await pool.close();
+  });
+
   it('runs one statement per connection when the driver does not pipeline', async () => {
     const { pool, driver, clock, query } = setup({
       maxSize: 2,

@@ -78,6 +78,59 @@ describe('pool.query() against a real PostgreSQL', () => {
     await expectCountsMatch(pool, applicationName);
   });
 
+  it('writes the statements of one turn to a shared connection at once, and keeps the connection across turns', async () => {
+    const base = createPgDriver({
+      connectionString: server.connectionString,
+      applicationName: `query-it-${process.pid}-writes`,
+    });
+    // Socket writes per client, counted where Node hands buffered chunks to the kernel.
+    const writes: number[] = [];
+    type CountedStream = {
+      _write: (...args: unknown[]) => unknown;
+      _writev: (...args: unknown[]) => unknown;
+    };
+    const driver = {
+      ...base,
+      connect: async (options: Parameters<typeof base.connect>[0]) => {
+        const client = await base.connect(options);
+        const stream = (client as unknown as { connection: { stream: CountedStream } }).connection
+          .stream;
+        const index = writes.push(0) - 1;
+        for (const method of ['_write', '_writev'] as const) {
+          const original = stream[method].bind(stream);
+          stream[method] = (...args: unknown[]) => {
+            writes[index]! += 1;
+            return original(...args);
+          };
+        }
+        return client;
+      },
+    };
+    const pool = createPool({ driver, name: 'query-it-writes', minSize: 1, maxSize: 1 });
+    pools.push(pool);
+    await pool.ready();
+    const before = writes[0]!;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        pool.query<PgQueryResult<Row>>('SELECT $1::int AS n', [index]),
+      ),
+    );
+    expect(results.map((result) => result.rows[0]!.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Eight statements, one write (each statement alone would be a write of its own).
+    expect(writes[0]! - before).toBe(1);
+
+    // Callers that send again as soon as they are answered keep the shared connection: no
+    // acquire and release per batch.
+    const acquired = pool.getStats().acquired;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let round = 0; round < 25; round++) await pool.query('SELECT 1');
+      }),
+    );
+    expect(pool.getStats().acquired - acquired).toBeLessThanOrEqual(1);
+    await eventually(async () => pool.getQueryStats().sharedConnections === 0);
+  });
+
   it('rejects a failing statement alone, with pg’s own error, and keeps the connection', async () => {
     const { pool, driver } = createTestPool({ maxSize: 1 });
     const calls = await Promise.allSettled([
