@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { type PostgresServer, startPostgres } from '@enhanced-pool/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBreakerBench } from './breaker.js';
 import { parseOnly } from './cli.js';
 import { describeMachine } from './machine.js';
 import { median, percentile, type TimingSettings, withDeadline } from './measure.js';
 import { runPoolBench } from './pool.js';
+import { runQueryBench } from './query.js';
 import { isUnavailable, type SectionOutput } from './section.js';
 import { runSpikeBench } from './spike.js';
 import { formatRate, formatRatio, renderTable, type Table } from './table.js';
@@ -11,7 +13,8 @@ import { formatRate, formatRatio, renderTable, type Table } from './table.js';
 /**
  * Smoke tests: each in-memory section runs end to end with a handful of operations, so
  * `pnpm test` proves the bench still builds against the packages it measures. No timing is
- * asserted; the sections that need PostgreSQL (e2e, faults) run only in `pnpm bench`.
+ * asserted. Of the sections that need PostgreSQL, the query section runs here against a
+ * throwaway server; e2e and faults run only in `pnpm bench`.
  */
 
 const tiny: TimingSettings = { runs: 1, warmupMs: 0, durationMs: 0 };
@@ -90,6 +93,48 @@ describe('spike section', () => {
       expect(row[6]).toBe('0');
     }
   });
+});
+
+describe('query section', () => {
+  let server: PostgresServer;
+  beforeAll(async () => {
+    server = await startPostgres({ maxConnections: 100 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('runs every pool, the long run and the old/fresh comparison, briefly', async () => {
+    const output = await runQueryBench(server, {
+      concurrencies: [1, 4],
+      runs: 1,
+      warmupMs: 10,
+      durationMs: 30,
+      longRunMs: 200,
+      windowMs: 100,
+      longRounds: 1,
+      slices: 1,
+      sliceMs: 30,
+    });
+    expectWellFormed(output);
+    const [table, long] = tablesOf(output);
+    expect(table!.rows).toHaveLength(10);
+    expect(long!.rows.map((row) => row[0])).toEqual([
+      'enhanced-pool `pool.query()`',
+      'raw pipelined: 10 pg.Clients, round robin',
+      'postgres.js 3.4',
+    ]);
+    expect(long!.notes?.at(-1)).toMatch(
+      /^enhanced-pool pool\.query\(\): last \/ first [\d.]+× .* fresh/,
+    );
+    // Every connection, the fresh copies' included, is closed (backends leave in a moment).
+    let open = await server.countConnections();
+    for (let poll = 0; open > 0 && poll < 100; poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      open = await server.countConnections();
+    }
+    expect(open).toBe(0);
+  }, 60_000);
 });
 
 describe('harness helpers', () => {
