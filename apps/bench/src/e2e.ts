@@ -69,6 +69,54 @@ export async function warmConnections(pool: PgBenchPool, size: number): Promise<
   await Promise.all(Array.from({ length: size }, () => pool.query('SELECT pg_sleep(0.02)')));
 }
 
+/** How each cell of a concurrency table is timed. */
+export interface CellTiming {
+  readonly runs: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+/**
+ * Times every pool at `concurrency`, `runs` times with the pools interleaved, and appends one
+ * row per pool (its median run, × the first pool's, latencies, every run) to `rows`. Returns each
+ * pool's median run by throughput, with that run's latencies.
+ */
+export async function timeConcurrencyCells(
+  pools: readonly PgBenchPool[],
+  concurrency: number,
+  timing: CellTiming,
+  samples: Float64Array,
+  rows: string[][],
+): Promise<RunResult[]> {
+  const { runs, warmupMs, durationMs } = timing;
+  const results = pools.map((): RunResult[] => []);
+  for (let round = 0; round < runs; round++) {
+    for (const [index, pool] of pools.entries()) {
+      collectGarbage();
+      await timedRun(pool, concurrency, warmupMs, samples);
+      results[index]!.push(await timedRun(pool, concurrency, durationMs, samples));
+    }
+  }
+  const medians = results.map((cellRuns) => {
+    const middle = median(cellRuns.map((run) => run.opsPerSecond));
+    return cellRuns.find((run) => run.opsPerSecond === middle) ?? cellRuns[0]!;
+  });
+  const baseline = medians[0]!.opsPerSecond;
+  for (const [index, pool] of pools.entries()) {
+    const result = medians[index]!;
+    rows.push([
+      String(concurrency),
+      pool.name,
+      formatRate(result.opsPerSecond),
+      formatRatio(result.opsPerSecond / baseline),
+      formatMs(result.p50),
+      formatMs(result.p99),
+      results[index]!.map((run) => formatRate(run.opsPerSecond)).join(' / '),
+    ]);
+  }
+  return medians;
+}
+
 /** Runs section 3 against `server` and returns its table. */
 export async function runE2eBench(
   server: Pick<PostgresServer, 'connectionString'>,
@@ -103,32 +151,14 @@ export async function runE2eBench(
   try {
     for (const pool of pools) await warmConnections(pool, size);
     for (const concurrency of concurrencies) {
-      const results = pools.map((): RunResult[] => []);
-      for (let round = 0; round < runs; round++) {
-        for (const [index, pool] of pools.entries()) {
-          collectGarbage();
-          await timedRun(pool, concurrency, warmupMs, samples);
-          results[index]!.push(await timedRun(pool, concurrency, durationMs, samples));
-        }
-      }
-      // The median run by throughput, with that run's latencies.
-      const medians = results.map((cellRuns) => {
-        const middle = median(cellRuns.map((run) => run.opsPerSecond));
-        return cellRuns.find((run) => run.opsPerSecond === middle) ?? cellRuns[0]!;
-      });
+      const medians = await timeConcurrencyCells(
+        pools,
+        concurrency,
+        { runs, warmupMs, durationMs },
+        samples,
+        rows,
+      );
       const raw = medians[0]!.opsPerSecond;
-      for (const [index, pool] of pools.entries()) {
-        const result = medians[index]!;
-        rows.push([
-          String(concurrency),
-          pool.name,
-          formatRate(result.opsPerSecond),
-          formatRatio(result.opsPerSecond / raw),
-          formatMs(result.p50),
-          formatMs(result.p99),
-          results[index]!.map((run) => formatRate(run.opsPerSecond)).join(' / '),
-        ]);
-      }
       const ourResult = medians[1]!.opsPerSecond;
       const pgPool = medians[2]!.opsPerSecond;
       const dropIn = medians[3]!.opsPerSecond;

@@ -3,7 +3,7 @@ import { createPool } from '@enhanced-pool/pool';
 import type { PostgresServer } from '@enhanced-pool/testing';
 import pg from 'pg';
 import postgres from 'postgres';
-import { MAX_SAMPLES, type RunResult, timedRun, warmConnections } from './e2e.js';
+import { MAX_SAMPLES, timeConcurrencyCells, timedRun, warmConnections } from './e2e.js';
 import { collectGarbage, elapsedMs, median, runWorkers, withDeadline } from './measure.js';
 import {
   createPgPoolPeer,
@@ -12,7 +12,7 @@ import {
   type PgBenchPoolOptions,
 } from './pg-pools.js';
 import type { SectionOutput } from './section.js';
-import { formatMs, formatRate, formatRatio, type Table } from './table.js';
+import { formatRate, formatRatio, type Table } from './table.js';
 
 /** Section 6 (issue 12): `pool.query()` against raw clients, pipelined or not, and the peers. */
 export interface QueryBenchOptions {
@@ -230,31 +230,14 @@ export async function runQueryBench(
   try {
     for (const pool of pools) await warmConnections(pool, size);
     for (const concurrency of concurrencies) {
-      const results = pools.map((): RunResult[] => []);
-      for (let round = 0; round < runs; round++) {
-        for (const [index, pool] of pools.entries()) {
-          collectGarbage();
-          await timedRun(pool, concurrency, warmupMs, samples);
-          results[index]!.push(await timedRun(pool, concurrency, durationMs, samples));
-        }
-      }
-      const medians = results.map((cellRuns) => {
-        const middle = median(cellRuns.map((run) => run.opsPerSecond));
-        return cellRuns.find((run) => run.opsPerSecond === middle) ?? cellRuns[0]!;
-      });
+      const medians = await timeConcurrencyCells(
+        pools,
+        concurrency,
+        { runs, warmupMs, durationMs },
+        samples,
+        rows,
+      );
       const raw = medians[0]!.opsPerSecond;
-      for (const [index, pool] of pools.entries()) {
-        const result = medians[index]!;
-        rows.push([
-          String(concurrency),
-          pool.name,
-          formatRate(result.opsPerSecond),
-          formatRatio(result.opsPerSecond / raw),
-          formatMs(result.p50),
-          formatMs(result.p99),
-          results[index]!.map((run) => formatRate(run.opsPerSecond)).join(' / '),
-        ]);
-      }
       const ours = medians[1]!.opsPerSecond;
       const target = targets[concurrency];
       verdicts.push(
